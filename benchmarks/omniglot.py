@@ -1,0 +1,133 @@
+"""Omniglot few-shot benchmark: meta-train on the Vinyals train split, then
+evaluate 5-way and 20-way, 1-shot and 5-shot episodes on the test split.
+
+Usage::
+
+    python benchmarks/omniglot.py --learner protonet
+    python benchmarks/omniglot.py --learner protonet --max-epochs 2 --n-episodes 50
+
+Prints accuracy ± 95% confidence interval for each setting, the wall time of
+meta-training and evaluation, and meta-training episodes per second.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback, LRScheduler
+
+from sklmeta import ProtoNetClassifier, evaluate_episodes
+from sklmeta.datasets import load_omniglot
+
+PAPER = {
+    "protonet": {(5, 1): 98.8, (5, 5): 99.7, (20, 1): 96.0, (20, 5): 98.9},
+}
+
+
+class TimeBudget(Callback):
+    """Stop meta-training at the end of the epoch that exhausts a time budget."""
+
+    def __init__(self, minutes):
+        self.minutes = minutes
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.perf_counter()
+
+    def on_epoch_end(self, net, **kwargs):
+        if time.perf_counter() - self.start_ > 60 * self.minutes:
+            raise KeyboardInterrupt
+
+
+def build_learner(args):
+    callbacks = [
+        # the paper halves the learning rate every 2000 episodes
+        LRScheduler("StepLR", step_size=max(1, 2000 // args.episodes_per_epoch), gamma=0.5),
+    ]
+    if args.budget_minutes:
+        callbacks.append(TimeBudget(args.budget_minutes))
+    if args.learner == "protonet":
+        return ProtoNetClassifier(
+            encoder="conv4",
+            n_way=args.train_way,
+            n_shot=args.train_shot,
+            n_query=args.train_query,
+            max_epochs=args.max_epochs,
+            episodes_per_epoch=args.episodes_per_epoch,
+            meta_lr=1e-3,
+            callbacks=callbacks,
+            n_val_episodes=args.n_val_episodes,
+            verbose=args.verbose,
+            random_state=args.seed,
+        )
+    raise ValueError(f"unknown learner {args.learner!r}")
+
+
+def use_fast_malloc():
+    """Re-run this script with glibc's mmap threshold off, unless already done.
+
+    Large tensors allocated through mmap are returned to the system and
+    page-faulted back at every step; keeping them in the heap made Conv4
+    meta-training 1.5x to 1.7x faster on the 2-core reference machine.
+    """
+    tunable = "glibc.malloc.mmap_max=0"
+    if tunable not in os.environ.get("GLIBC_TUNABLES", "") and sys.platform == "linux":
+        env = dict(os.environ, GLIBC_TUNABLES=tunable)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learner", default="protonet", choices=sorted(PAPER))
+    parser.add_argument("--max-epochs", type=int, default=30)
+    parser.add_argument("--episodes-per-epoch", type=int, default=100)
+    parser.add_argument("--train-way", type=int, default=60)
+    parser.add_argument("--train-shot", type=int, default=5)
+    parser.add_argument("--train-query", type=int, default=5)
+    parser.add_argument("--n-episodes", type=int, default=600, help="test episodes per setting")
+    parser.add_argument("--n-query", type=int, default=15, help="test queries per class")
+    parser.add_argument("--n-val-episodes", type=int, default=100)
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="stop meta-training after the epoch that passes this")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default mmap threshold")
+    args = parser.parse_args(argv)
+    if not args.default_malloc:
+        use_fast_malloc()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    train = load_omniglot(split="train", rotations=True)
+    val = load_omniglot(split="val", rotations=True)
+    test = load_omniglot(split="test", rotations=True)
+    print(f"train: {len(np.unique(train.target))} classes, "
+          f"test: {len(np.unique(test.target))} classes (rotations as classes)")
+
+    learner = build_learner(args)
+    start = time.perf_counter()
+    learner.meta_fit(train.data, train.target, validation_data=(val.data, val.target))
+    train_time = time.perf_counter() - start
+    n_train = sum(len(epoch["batches"]) for epoch in learner.history_) * learner.meta_batch_size
+    print(f"\nmeta-training: {len(learner.history_)} epochs, {n_train} episodes "
+          f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} queries) in "
+          f"{train_time:.0f} s = {n_train / train_time:.2f} episodes/s; "
+          f"last valid_acc {learner.history_[-1, 'valid_acc']:.4f}")
+
+    paper = PAPER[args.learner]
+    print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")
+    for (n_way, n_shot), reference in paper.items():
+        start = time.perf_counter()
+        result = evaluate_episodes(
+            learner, test.data, test.target, n_way=n_way, n_shot=n_shot,
+            n_query=args.n_query, n_episodes=args.n_episodes, random_state=args.seed,
+        )
+        elapsed = time.perf_counter() - start
+        print(f"{n_way:>3}-way {n_shot}-shot {str(result):>20} {reference:>6.1f} "
+              f"{elapsed:>6.0f}s")
+
+
+if __name__ == "__main__":
+    main()

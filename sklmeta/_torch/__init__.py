@@ -1,0 +1,7 @@
+"""PyTorch plumbing kept behind the estimators: devices, seeds, conversion."""
+
+from ._convert import to_numpy, to_tensor
+from ._device import resolve_device
+from ._seed import seeded
+
+__all__ = ["resolve_device", "seeded", "to_numpy", "to_tensor"]

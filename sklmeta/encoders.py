@@ -1,0 +1,186 @@
+"""Backbone networks that embed inputs for the meta-learners.
+
+Encoders are plain :class:`torch.nn.Module` objects that take a batch of
+flat feature vectors, shape ``(n, n_features)``, as every scikit-learn
+estimator receives them, and return one embedding per row. Images are
+reshaped inside the encoder from its ``input_shape``.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["Conv4", "MLP", "build_encoder", "infer_image_shape"]
+
+
+def conv_block(in_channels, out_channels):
+    """3x3 convolution, batch norm, ReLU and 2x2 max-pooling."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class Conv4(nn.Module):
+    """The four-block convolutional encoder of the few-shot literature.
+
+    Four blocks of 3x3 convolution with ``hidden_channels`` filters, batch
+    norm, ReLU and 2x2 max-pooling, flattened (Vinyals et al., 2016; Snell
+    et al., 2017). On 28x28 Omniglot images it embeds into 64 dimensions.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` of one image; inputs are flat rows of
+        ``channels * height * width`` features, reshaped here.
+    hidden_channels : int, default=64
+        Filters per convolution.
+    n_blocks : int, default=4
+        Number of blocks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklmeta.encoders import Conv4
+    >>> Conv4()(torch.zeros(2, 784)).shape
+    torch.Size([2, 64])
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), hidden_channels=64, n_blocks=4):
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"input_shape must be (channels, height, width), got {input_shape!r}."
+            )
+        self.input_shape = tuple(int(d) for d in input_shape)
+        channels = [self.input_shape[0]] + [hidden_channels] * n_blocks
+        self.blocks = nn.Sequential(
+            *(conv_block(c_in, c_out) for c_in, c_out in zip(channels, channels[1:]))
+        )
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], *self.input_shape)
+        return self.blocks(x).flatten(start_dim=1)
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron encoder for tabular (or flattened) input.
+
+    ``Linear -> ReLU`` for each hidden layer, then a linear layer to
+    ``out_features``.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input features.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Widths of the hidden layers.
+    out_features : int, default=64
+        Embedding dimension.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklmeta.encoders import MLP
+    >>> MLP(in_features=4)(torch.zeros(3, 4)).shape
+    torch.Size([3, 64])
+    """
+
+    def __init__(self, in_features, hidden_layer_sizes=(64,), out_features=64):
+        super().__init__()
+        sizes = [int(in_features), *map(int, hidden_layer_sizes)]
+        layers = []
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], int(out_features)))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x.flatten(start_dim=1))
+
+
+def infer_image_shape(n_features):
+    """Return ``(1, side, side)`` if ``n_features`` is a square number, else None.
+
+    >>> infer_image_shape(784)
+    (1, 28, 28)
+    >>> infer_image_shape(10) is None
+    True
+    """
+    side = math.isqrt(n_features)
+    return (1, side, side) if side * side == n_features else None
+
+
+# Conv4 pools four times by 2: smaller images would pool down to nothing.
+_MIN_CONV4_SIDE = 16
+
+_ENCODER_NAMES = ("auto", "conv4", "mlp")
+
+
+def build_encoder(encoder, n_features, params):
+    """Build the encoder module named or given by an estimator's ``encoder``.
+
+    Parameters
+    ----------
+    encoder : {'auto', 'conv4', 'mlp'}, nn.Module class or nn.Module instance
+        ``'auto'`` picks ``'conv4'`` for square single-channel images of side
+        at least 16 (or when ``input_shape`` is given), else ``'mlp'``. An
+        instance is deep-copied, so the caller's module is never trained.
+    n_features : int
+        Number of input features.
+    params : dict
+        Keyword arguments for the encoder (the estimator's ``encoder__*``).
+
+    Returns
+    -------
+    module : torch.nn.Module
+    """
+    import copy
+
+    if isinstance(encoder, nn.Module):
+        if params:
+            raise ValueError(
+                "encoder__* parameters apply only when encoder is a name or a "
+                f"class, but encoder is an instance; got {sorted(params)}."
+            )
+        return copy.deepcopy(encoder)
+    if isinstance(encoder, type) and issubclass(encoder, nn.Module):
+        return encoder(**params)
+    if isinstance(encoder, str) and encoder in _ENCODER_NAMES:
+        params = dict(params)
+        if encoder == "auto":
+            shape = params.get("input_shape") or infer_image_shape(n_features)
+            big_enough = shape is not None and min(shape[1:]) >= _MIN_CONV4_SIDE
+            encoder = "conv4" if big_enough else "mlp"
+        if encoder == "conv4":
+            shape = params.pop("input_shape", None) or infer_image_shape(n_features)
+            if shape is None:
+                raise ValueError(
+                    f"encoder='conv4' needs images, but n_features={n_features} is "
+                    "not a square number; pass encoder__input_shape=(channels, "
+                    "height, width) or use encoder='mlp'."
+                )
+            if math.prod(shape) != n_features:
+                raise ValueError(
+                    f"encoder__input_shape={tuple(shape)} holds {math.prod(shape)} "
+                    f"values but X has {n_features} features."
+                )
+            return Conv4(input_shape=shape, **params)
+        return MLP(in_features=n_features, **params)
+    raise TypeError(
+        "encoder must be 'auto', 'conv4', 'mlp', a torch.nn.Module class or a "
+        f"torch.nn.Module instance; got {encoder!r}."
+    )
+
+
+@torch.no_grad()
+def output_dim(module, n_features, device):
+    """Width of ``module``'s output on one input of ``n_features`` features."""
+    was_training = module.training
+    module.eval()
+    out = module(torch.zeros(1, n_features, device=device))
+    module.train(was_training)
+    return out.shape[-1]

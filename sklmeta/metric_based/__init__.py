@@ -1,0 +1,5 @@
+"""Metric-based meta-learners: classify by distances in a learned embedding."""
+
+from ._protonet import ProtoNetClassifier
+
+__all__ = ["ProtoNetClassifier"]
