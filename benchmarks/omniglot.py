@@ -11,20 +11,18 @@ meta-training and evaluation, and meta-training episodes per second.
 """
 
 import argparse
+import importlib
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback, LRScheduler
 
-from sklmeta import ProtoNetClassifier, evaluate_episodes
+from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
-
-PAPER = {
-    "protonet": {(5, 1): 98.8, (5, 5): 99.7, (20, 1): 96.0, (20, 5): 98.9},
-}
 
 
 class TimeBudget(Callback):
@@ -41,28 +39,23 @@ class TimeBudget(Callback):
             raise KeyboardInterrupt
 
 
-def build_learner(args):
+def learner_module(name):
+    return importlib.import_module(f"omniglot_learners.{name}")
+
+
+def available_learners():
+    folder = Path(__file__).parent / "omniglot_learners"
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+
+
+def standard_callbacks(args):
+    # the Prototypical Networks paper halves the learning rate every 2000 episodes
     callbacks = [
-        # the paper halves the learning rate every 2000 episodes
         LRScheduler("StepLR", step_size=max(1, 2000 // args.episodes_per_epoch), gamma=0.5),
     ]
     if args.budget_minutes:
         callbacks.append(TimeBudget(args.budget_minutes))
-    if args.learner == "protonet":
-        return ProtoNetClassifier(
-            encoder="conv4",
-            n_way=args.train_way,
-            n_shot=args.train_shot,
-            n_query=args.train_query,
-            max_epochs=args.max_epochs,
-            episodes_per_epoch=args.episodes_per_epoch,
-            meta_lr=1e-3,
-            callbacks=callbacks,
-            n_val_episodes=args.n_val_episodes,
-            verbose=args.verbose,
-            random_state=args.seed,
-        )
-    raise ValueError(f"unknown learner {args.learner!r}")
+    return callbacks
 
 
 def use_fast_malloc():
@@ -79,11 +72,16 @@ def use_fast_malloc():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learner", default="protonet", choices=sorted(PAPER))
+    sys.path.insert(0, str(Path(__file__).parent))
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--learner", default="protonet", choices=available_learners())
+    known, _ = pre.parse_known_args(argv)
+    module = learner_module(known.learner)
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[pre])
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--episodes-per-epoch", type=int, default=100)
-    parser.add_argument("--train-way", type=int, default=60)
+    parser.add_argument("--train-way", type=int, default=20)
     parser.add_argument("--train-shot", type=int, default=5)
     parser.add_argument("--train-query", type=int, default=5)
     parser.add_argument("--n-episodes", type=int, default=600, help="test episodes per setting")
@@ -95,6 +93,9 @@ def main(argv=None):
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
+    if hasattr(module, "add_arguments"):
+        module.add_arguments(parser)
+    parser.set_defaults(**getattr(module, "DEFAULTS", {}))
     args = parser.parse_args(argv)
     if not args.default_malloc:
         use_fast_malloc()
@@ -106,17 +107,17 @@ def main(argv=None):
     print(f"train: {len(np.unique(train.target))} classes, "
           f"test: {len(np.unique(test.target))} classes (rotations as classes)")
 
-    learner = build_learner(args)
+    learner = module.build(args, standard_callbacks(args))
     start = time.perf_counter()
     learner.meta_fit(train.data, train.target, validation_data=(val.data, val.target))
     train_time = time.perf_counter() - start
-    n_train = sum(len(epoch["batches"]) for epoch in learner.history_) * learner.meta_batch_size
+    n_train = sum(sum(learner.history_[:, "batches", :, "train_batch_size"], []))
     print(f"\nmeta-training: {len(learner.history_)} epochs, {n_train} episodes "
           f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} queries) in "
           f"{train_time:.0f} s = {n_train / train_time:.2f} episodes/s; "
-          f"last valid_acc {learner.history_[-1, 'valid_acc']:.4f}")
+          f"last valid_acc {learner.history_[-1, 'valid_acc']:.4f}" if learner.history_ else "")
 
-    paper = PAPER[args.learner]
+    paper = module.PAPER
     print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")
     for (n_way, n_shot), reference in paper.items():
         start = time.perf_counter()
