@@ -13,6 +13,7 @@ meta-training and evaluation, and meta-training episodes per second.
 import argparse
 import importlib
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,10 @@ def main(argv=None):
                         help="stop meta-training after the epoch that passes this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--save", default=None,
+                        help="pickle the meta-trained learner to this file")
+    parser.add_argument("--resume", default=None,
+                        help="continue meta-training a learner pickled by --save")
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
     if hasattr(module, "add_arguments"):
@@ -107,12 +112,24 @@ def main(argv=None):
     print(f"train: {len(np.unique(train.target))} classes, "
           f"test: {len(np.unique(test.target))} classes (rotations as classes)")
 
-    learner = module.build(args, standard_callbacks(args))
+    if args.resume:
+        with open(args.resume, "rb") as f:
+            learner = pickle.load(f)
+        learner.set_params(warm_start=True, max_epochs=args.max_epochs,
+                           callbacks=standard_callbacks(args), verbose=args.verbose)
+        print(f"resuming after {len(learner.history_)} epochs")
+    else:
+        learner = module.build(args, standard_callbacks(args))
+    epochs_before = len(learner.history_) if args.resume else 0
     start = time.perf_counter()
     learner.meta_fit(train.data, train.target, validation_data=(val.data, val.target))
     train_time = time.perf_counter() - start
-    n_train = sum(sum(learner.history_[:, "batches", :, "train_batch_size"], []))
-    print(f"\nmeta-training: {len(learner.history_)} epochs, {n_train} episodes "
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump(learner, f)
+    new_epochs = learner.history_[epochs_before:]
+    n_train = sum(sum(batch["train_batch_size"] for batch in epoch["batches"]) for epoch in new_epochs)
+    print(f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
           f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} queries) in "
           f"{train_time:.0f} s = {n_train / train_time:.2f} episodes/s; "
           f"last valid_acc {learner.history_[-1, 'valid_acc']:.4f}" if learner.history_ else "")

@@ -499,15 +499,15 @@ class BaseMetaEstimator(BaseEstimator):
         """
         device = self._validate_params()
         meta_fitted = self._is_meta_fitted()
-        X, y = validate_data(self, X, y, reset=not meta_fitted, dtype=[np.float32, np.float64])
         if meta_fitted:
             self._drop_adaptation()
             self._move_to(device)
+        else:
+            self._drop_fitted_state()
+        X, y = validate_data(self, X, y, reset=not meta_fitted, dtype=[np.float32, np.float64])
         rng = check_random_state(self.random_state)
         init_seed, adapt_seed = rng.randint(2**31 - 1, size=2)
         if not meta_fitted:
-            self._drop_fitted_state()
-            validate_data(self, X, reset=True)
             with seeded(init_seed, device):
                 self._initialize_modules(X.shape[1], device)
         if is_classifier(self):
