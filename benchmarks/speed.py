@@ -61,6 +61,17 @@ def use_fast_malloc():
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def malloc_setting():
     if sys.platform != "linux":
         return f"{sys.platform} default"
@@ -365,6 +376,9 @@ def measure(contenders, data, args):
     results = {c.name: {"train": [], "infer": [], "acc": []} for c in contenders}
     episodes = data["test_episodes"]
     for round_ in range(args.warmup + args.repeats):
+        kind = "warm-up" if round_ < args.warmup else "timed"
+        print(f"round {round_ + 1}/{args.warmup + args.repeats} ({kind})",
+              file=sys.stderr, flush=True)
         shift = round_ % len(contenders)
         for contender in contenders[shift:] + contenders[:shift]:
             train_seconds = contender.train(args.episodes)
@@ -390,7 +404,7 @@ def format_table(results, skipped, reference="sklmeta"):
         train, infer = result["train"], result["infer"]
         train_median, infer_median = statistics.median(train), statistics.median(infer)
         ratios = "" if name == reference else (
-            f"{ref_train / train_median:>24.2f}x{ref_infer / infer_median:>8.2f}x"
+            f"{ref_train / train_median:>23.2f}x{ref_infer / infer_median:>8.2f}x"
         )
         lines.append(
             f"{name:<22}{train_median:>11.1f}{f'({min(train):.1f}-{max(train):.1f})':>16}"
@@ -431,41 +445,38 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
+    print(f"Prototypical Networks, {N_WAY}-way {N_SHOT}-shot, {N_QUERY} queries per "
+          "class, Conv4 encoder, Omniglot episodes (train split to train, test to infer)")
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs ({cpu_name()}); "
+          f"malloc: {malloc_setting()}; python {platform.python_version()}")
+    print(f"{args.episodes} training + {args.episodes} inference episodes per contender "
+          f"and round; {args.warmup} warm-up round(s), then the median of {args.repeats} "
+          f"timed rounds, contenders taking turns in a rotating order; seed {args.seed}")
     data = load_data(args.episodes, args.seed)
     contenders = [
         SklmetaContender(data, args.episodes, args.seed),
         FloorContender(data, args.episodes, args.seed),
     ]
-    skipped, notes = [], []
+    skipped = []
     if args.no_peers:
         skipped = [("easyfsl", "skipped (--no-peers)"), ("learn2learn", "skipped (--no-peers)")]
     else:
         for contender_class, available, note in load_peers():
             if available:
                 contenders.append(contender_class(data, args.episodes, args.seed))
-                notes.append(f"{contender_class.name} {note}")
+                print(f"  {contender_class.name} {note}")
             else:
                 skipped.append((contender_class.name, note))
+    sys.stdout.flush()
     results = measure(contenders, data, args)
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"Prototypical Networks, {N_WAY}-way {N_SHOT}-shot, {N_QUERY} queries per "
-          f"class, Conv4, Omniglot ({len(data['y_train'])} train images, "
-          f"{len(data['y_test'])} test images)")
-    print(f"{now} on {platform.node() or 'this machine'}: torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads ({os.cpu_count()} CPUs), "
-          f"malloc {malloc_setting()}, python {platform.python_version()}")
-    print(f"{args.episodes} training + {args.episodes} inference episodes per round, "
-          f"{args.warmup} warm-up round(s), median of {args.repeats} timed rounds "
-          f"(contenders take turns, order rotated each round), seed {args.seed}")
-    for note in notes:
-        print(f"  {note}")
     print()
     print(format_table(results, skipped))
     print()
     setup = statistics.median(contenders[0].setup_seconds[args.warmup:])
-    print("train: meta-training episodes per second (forward on 100 images, prototypes, "
-          "loss, backward, Adam step, episode drawing);")
+    print("train: meta-training episodes per second (episode drawing, forward on 100 "
+          "images, prototypes, loss, backward, Adam step);")
     print("infer: milliseconds per test episode (sklmeta: fit on 25 support images + "
           "predict on 75 queries; others: the same under no_grad);")
     print("test acc: query accuracy of those episodes, a sanity check that every "
@@ -473,10 +484,9 @@ def main(argv=None):
     print("sklmeta/this: throughput = sklmeta ep/s / this ep/s (below 1: sklmeta "
           "trains slower); latency = sklmeta ms / this ms (above 1: sklmeta answers "
           "slower).")
-    print(f"sklmeta's meta_fit also costs {1000 * setup:.0f} ms per call outside its "
+    print(f"sklmeta's meta_fit also spends {1000 * setup:.0f} ms per call outside its "
           "epochs (checking and copying the pool), not counted above.")
     print(f"total {time.perf_counter() - started:.0f} s")
-
 
 if __name__ == "__main__":
     main()

@@ -5,26 +5,56 @@ to a brand-new task from a handful of labelled examples with ``fit`` and
 answer it with ``predict``.
 """
 
-from .metric_based import ProtoNetClassifier
+from .baselines import FineTuneClassifier, pretrain_encoder
+from .gradient_based import (
+    MAMLClassifier,
+    MAMLRegressor,
+    ReptileClassifier,
+    ReptileRegressor,
+)
+from .memory_based import MANNClassifier
+from .metric_based import (
+    MatchingNetClassifier,
+    ProtoNetClassifier,
+    RelationNetClassifier,
+    SiameseClassifier,
+)
 from .model_selection import (
     ClassKFold,
     ClassShuffleSplit,
     EpisodeSplit,
     evaluate_episodes,
+    meta_cross_validate,
     train_test_class_split,
 )
+from .pipeline import MetaPipeline, make_meta_pipeline
 from .tasks import Episode, EpisodeSampler, Task
+from .transformers import EncoderTransformer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ClassKFold",
     "ClassShuffleSplit",
+    "EncoderTransformer",
     "Episode",
     "EpisodeSampler",
     "EpisodeSplit",
+    "FineTuneClassifier",
+    "MAMLClassifier",
+    "MAMLRegressor",
+    "MANNClassifier",
+    "MatchingNetClassifier",
+    "MetaPipeline",
     "ProtoNetClassifier",
+    "ReptileClassifier",
+    "ReptileRegressor",
+    "RelationNetClassifier",
+    "SiameseClassifier",
     "Task",
     "evaluate_episodes",
+    "make_meta_pipeline",
+    "meta_cross_validate",
+    "pretrain_encoder",
     "train_test_class_split",
 ]

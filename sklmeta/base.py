@@ -158,12 +158,8 @@ class BaseMetaEstimator(BaseEstimator):
     def _validate_params(self):
         """Check the shared parameters; families extend it for their own."""
         self._check_routed_params()
-        check_int(self.n_way, "n_way", min_value=1)
-        check_int(self.n_shot, "n_shot", min_value=1)
-        check_int(self.n_query, "n_query", min_value=1)
+        self._validate_episode_params()
         check_int(self.max_epochs, "max_epochs", min_value=0)
-        check_int(self.episodes_per_epoch, "episodes_per_epoch", min_value=1)
-        check_int(self.meta_batch_size, "meta_batch_size", min_value=1)
         check_int(self.n_val_episodes, "n_val_episodes", min_value=1)
         check_float(self.meta_lr, "meta_lr", min_value=0.0, strict_min=True)
         check_bool(self.warm_start, "warm_start")
@@ -191,6 +187,18 @@ class BaseMetaEstimator(BaseEstimator):
                         f"(name, Callback) pairs; got {cb!r}."
                     )
         return resolve_device(self.device)
+
+    def _validate_episode_params(self):
+        """Check the episode shape and the episodic budget.
+
+        Learners that meta-train on something else than episodes (minibatch
+        pretraining, say) override it.
+        """
+        check_int(self.n_way, "n_way", min_value=1)
+        check_int(self.n_shot, "n_shot", min_value=1)
+        check_int(self.n_query, "n_query", min_value=1)
+        check_int(self.episodes_per_epoch, "episodes_per_epoch", min_value=1)
+        check_int(self.meta_batch_size, "meta_batch_size", min_value=1)
 
     # ------------------------------------------------------------------
     # state
@@ -314,10 +322,13 @@ class BaseMetaEstimator(BaseEstimator):
                     f"the meta-training tasks have {n_features}."
                 )
 
+        warm = bool(self.warm_start) and self._is_meta_fitted()
         rng = check_random_state(self.random_state)
+        if warm:
+            # a continued run must not replay the episodes of the earlier ones
+            rng.randint(2**31 - 1, size=4 * len(self.history_))
         init_seed, train_seed, sample_seed, val_seed = rng.randint(2**31 - 1, size=4)
         episodes.seed(sample_seed)
-        warm = bool(self.warm_start) and self._is_meta_fitted()
         if warm:
             if n_features != self.n_features_in_:
                 raise ValueError(

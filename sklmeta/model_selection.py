@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.validation import check_array, column_or_1d
 
 from .tasks import _ClassIndex
@@ -204,13 +204,14 @@ def evaluate_episodes(
     >>> 0.0 <= result.mean <= 1.0
     True
     """
-    X = check_array(X, dtype=None, allow_nd=True, input_name="X")
+    # any indexable X: arrays, DataFrames, lists of texts for a text pipeline
+    X, y = indexable(X, y)
     y = column_or_1d(np.asarray(y), warn=True)
     splitter = EpisodeSplit(n_way, n_shot, n_query, n_episodes, random_state)
     scores = np.empty(check_int(n_episodes, "n_episodes", min_value=1))
     for i, (support, query) in enumerate(splitter.split(X, y)):
-        adapted = clone(estimator).fit(X[support], y[support])
-        scores[i] = adapted.score(X[query], y[query])
+        adapted = clone(estimator).fit(_safe_indexing(X, support), y[support])
+        scores[i] = adapted.score(_safe_indexing(X, query), y[query])
     ci95 = 1.96 * scores.std() / np.sqrt(len(scores))
     return EpisodeEvaluation(float(scores.mean()), float(ci95), scores)
 
@@ -329,3 +330,9 @@ def train_test_class_split(X, y, *, test_size=0.2, train_size=None, random_state
     )
     train, test = next(splitter.split(X, y))
     return X[train], X[test], y[train], y[test]
+
+
+# defined in its own module, which builds on the splitters above
+from ._meta_cv import meta_cross_validate  # noqa: E402
+
+__all__ += ["meta_cross_validate"]

@@ -1,5 +1,6 @@
 """Data sets for meta-learning: small bundled data and task generators."""
 
 from ._omniglot import load_omniglot
+from ._sinusoid import SinusoidTasks
 
-__all__ = ["load_omniglot"]
+__all__ = ["SinusoidTasks", "load_omniglot"]

@@ -1,0 +1,41 @@
+"""MAML (Finn et al., 2017) on Omniglot: second-order, one inner step of 0.4."""
+
+from sklmeta.gradient_based import MAMLClassifier
+
+# Finn et al., Table 1: 5-way 1/5-shot, 20-way 1/5-shot
+PAPER = {(5, 1): 98.7, (5, 5): 99.9, (20, 1): 95.8, (20, 5): 98.9}
+DEFAULTS = {"train_way": 5, "train_shot": 1, "train_query": 5, "episodes_per_epoch": 320}
+
+
+def add_arguments(parser):
+    parser.add_argument("--meta-batch-size", type=int, default=32)
+    parser.add_argument("--inner-lr", type=float, default=0.4)
+    parser.add_argument("--n-inner-steps", type=int, default=1)
+    parser.add_argument("--n-adapt-steps", type=int, default=3,
+                        help="the paper evaluates 5-way Omniglot after 3 steps")
+
+
+def keep_time_budget(callbacks):
+    # MAML uses a constant meta learning rate: drop the standard LR schedule
+    return [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+
+
+def build(args, callbacks, **options):
+    return MAMLClassifier(
+        encoder="conv4",
+        n_way=args.train_way,
+        n_shot=args.train_shot,
+        n_query=args.train_query,
+        n_inner_steps=args.n_inner_steps,
+        inner_lr=args.inner_lr,
+        n_adapt_steps=args.n_adapt_steps,
+        max_epochs=args.max_epochs,
+        episodes_per_epoch=args.episodes_per_epoch,
+        meta_batch_size=args.meta_batch_size,
+        meta_lr=1e-3,
+        callbacks=keep_time_budget(callbacks),
+        n_val_episodes=args.n_val_episodes,
+        verbose=args.verbose,
+        random_state=args.seed,
+        **options,
+    )

@@ -1,0 +1,28 @@
+"""Matching Networks (Vinyals et al., 2016) on Omniglot.
+
+The paper's Omniglot figures are without full context embeddings, as here:
+cosine attention over the support set in the four-block convolutional
+embedding.
+"""
+
+from sklmeta.metric_based import MatchingNetClassifier
+
+PAPER = {(5, 1): 98.1, (5, 5): 98.9, (20, 1): 93.8, (20, 5): 98.5}
+DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
+
+
+def build(args, callbacks):
+    return MatchingNetClassifier(
+        encoder="conv4",
+        fce=False,
+        n_way=args.train_way,
+        n_shot=args.train_shot,
+        n_query=args.train_query,
+        max_epochs=args.max_epochs,
+        episodes_per_epoch=args.episodes_per_epoch,
+        meta_lr=1e-3,
+        callbacks=callbacks,
+        n_val_episodes=args.n_val_episodes,
+        verbose=args.verbose,
+        random_state=args.seed,
+    )

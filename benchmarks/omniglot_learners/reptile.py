@@ -1,0 +1,44 @@
+"""Reptile (Nichol et al., 2018) on Omniglot, with the paper's 5-way settings."""
+
+from skorch.callbacks import LRScheduler
+
+from sklmeta.gradient_based import ReptileClassifier
+
+# Nichol et al., Table 1 (transductive): 5-way 1/5-shot, 20-way 1/5-shot
+PAPER = {(5, 1): 95.39, (5, 5): 98.90, (20, 1): 88.14, (20, 5): 96.65}
+# 10 examples per class for training: the paper's "train shots"
+DEFAULTS = {"train_way": 5, "train_shot": 5, "train_query": 5, "episodes_per_epoch": 500}
+
+
+def add_arguments(parser):
+    parser.add_argument("--meta-batch-size", type=int, default=5)
+    parser.add_argument("--inner-lr", type=float, default=1e-3)
+    parser.add_argument("--n-inner-steps", type=int, default=5)
+    parser.add_argument("--inner-batch-size", type=int, default=10)
+    parser.add_argument("--n-adapt-steps", type=int, default=50)
+
+
+def build(args, callbacks):
+    budget = [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+    # the outer step size anneals linearly from 1 to 0 over the planned epochs
+    epochs = max(1, args.max_epochs)
+    anneal = LRScheduler("LambdaLR", lr_lambda=lambda epoch: max(0.0, 1.0 - epoch / epochs))
+    return ReptileClassifier(
+        encoder="conv4",
+        n_way=args.train_way,
+        n_shot=args.train_shot,
+        n_query=args.train_query,
+        n_inner_steps=args.n_inner_steps,
+        inner_lr=args.inner_lr,
+        inner_optimizer="adam",
+        inner_batch_size=args.inner_batch_size,
+        n_adapt_steps=args.n_adapt_steps,
+        max_epochs=args.max_epochs,
+        episodes_per_epoch=args.episodes_per_epoch,
+        meta_batch_size=args.meta_batch_size,
+        meta_lr=1.0,
+        callbacks=[anneal, *budget],
+        n_val_episodes=args.n_val_episodes,
+        verbose=args.verbose,
+        random_state=args.seed,
+    )

@@ -1,0 +1,168 @@
+"""Cross-validation of meta-training itself, over class-disjoint folds."""
+
+import numbers
+import time
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import column_or_1d
+
+from .model_selection import ClassKFold, EpisodeSplit
+from .utils._validation import check_int
+
+__all__ = ["meta_cross_validate"]
+
+
+def meta_cross_validate(
+    estimator,
+    X,
+    y,
+    *,
+    cv=5,
+    n_way=5,
+    n_shot=1,
+    n_query=15,
+    n_episodes=100,
+    random_state=None,
+    n_jobs=None,
+    return_estimator=False,
+    meta_fit_params=None,
+):
+    """Cross-validate meta-training on class-disjoint folds.
+
+    For each fold of ``cv``, a clone of ``estimator`` is meta-trained from
+    scratch on the fold's training classes, then evaluated on
+    ``n_episodes`` few-shot episodes drawn from its test classes, which it
+    never saw. Each fold reports the mean episode accuracy and its 95%
+    confidence interval, as :func:`~sklmeta.evaluate_episodes` does; the
+    spread across folds shows how much the result depends on which classes
+    were meta-trained on.
+
+    Parameters
+    ----------
+    estimator : estimator with ``meta_fit``
+        A meta-learner or a :class:`~sklmeta.pipeline.MetaPipeline`. Its
+        meta-learned state, if any, is ignored: every fold starts afresh
+        (``warm_start`` is turned off in the clones).
+    X : array-like of shape (n_samples, n_features) or list
+        The labelled pool; any input the estimator accepts, e.g. a list of
+        strings for a text pipeline.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    cv : int or splitter, default=5
+        An int is the number of folds of :class:`~sklmeta.ClassKFold`; a
+        splitter must yield class-disjoint ``(train, test)`` indices, such as
+        :class:`~sklmeta.ClassShuffleSplit`.
+    n_way : int, default=5
+        Classes per evaluation episode.
+    n_shot : int, default=1
+        Support samples per class.
+    n_query : int, default=15
+        Query samples per class.
+    n_episodes : int, default=100
+        Evaluation episodes per fold.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the evaluation episodes (the same seed in every fold).
+    n_jobs : int or None, default=None
+        Folds run in parallel with joblib; None is one at a time.
+    return_estimator : bool, default=False
+        Whether to return the meta-fitted estimator of each fold.
+    meta_fit_params : dict or None, default=None
+        Keyword arguments for every ``meta_fit``.
+
+    Returns
+    -------
+    results : dict
+        Arrays with one entry per fold: ``test_accuracy`` (mean over the
+        fold's episodes), ``test_ci95`` (half-width of its 95% confidence
+        interval, ``1.96 * std / sqrt(n_episodes)``), ``test_scores``
+        (per-episode accuracies, shape ``(n_folds, n_episodes)``),
+        ``fit_time`` (meta-training seconds), ``score_time``; and
+        ``estimator``, a list, with ``return_estimator=True``.
+
+    Raises
+    ------
+    ValueError
+        If a fold's test classes also occur in its training classes.
+
+    See Also
+    --------
+    sklmeta.evaluate_episodes : episodic evaluation of one meta-trained model.
+    sklmeta.ClassKFold : the default folds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta import ProtoNetClassifier
+    >>> from sklmeta.model_selection import meta_cross_validate
+    >>> rng = np.random.RandomState(0)
+    >>> centers = rng.normal(scale=3.0, size=(15, 8))
+    >>> y = np.repeat(np.arange(15), 12)
+    >>> X = centers[y] + rng.normal(size=(180, 8))
+    >>> learner = ProtoNetClassifier(encoder="mlp", n_shot=2, n_query=5, max_epochs=1,
+    ...                              episodes_per_epoch=5, verbose=0, random_state=0)
+    >>> results = meta_cross_validate(learner, X, y, cv=3, n_query=5, n_episodes=10,
+    ...                               random_state=0)
+    >>> results["test_accuracy"].shape, results["test_scores"].shape
+    ((3,), (3, 10))
+    """
+    if not hasattr(estimator, "meta_fit"):
+        raise TypeError(
+            "meta_cross_validate needs an estimator with meta_fit (a meta-learner "
+            f"or a MetaPipeline); got {type(estimator).__name__}."
+        )
+    y = column_or_1d(np.asarray(y), warn=True)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+    check_int(n_episodes, "n_episodes", min_value=1)
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        cv = ClassKFold(n_splits=check_int(cv, "cv", min_value=2))
+    elif isinstance(cv, str) or not hasattr(cv, "split"):
+        raise TypeError(
+            f"cv must be an int or a splitter with a split method; got {cv!r}."
+        )
+    folds = list(cv.split(np.zeros((len(y), 1)), y))
+    for i, (train, test) in enumerate(folds):
+        shared = np.intersect1d(y[train], y[test])
+        if len(shared):
+            raise ValueError(
+                f"fold {i} of cv={cv!r} has classes {shared[:5].tolist()} on both "
+                "sides; meta cross-validation needs class-disjoint folds such as "
+                "ClassKFold or ClassShuffleSplit."
+            )
+    episodes = EpisodeSplit(n_way, n_shot, n_query, n_episodes, random_state)
+    runs = Parallel(n_jobs=n_jobs)(
+        delayed(_meta_fit_and_score)(
+            estimator, X, y, train, test, episodes, meta_fit_params or {}
+        )
+        for train, test in folds
+    )
+    scores = np.stack([run[0] for run in runs])
+    results = {
+        "test_accuracy": scores.mean(axis=1),
+        "test_ci95": 1.96 * scores.std(axis=1) / np.sqrt(scores.shape[1]),
+        "test_scores": scores,
+        "fit_time": np.array([run[1] for run in runs]),
+        "score_time": np.array([run[2] for run in runs]),
+    }
+    if return_estimator:
+        results["estimator"] = [run[3] for run in runs]
+    return results
+
+
+def _meta_fit_and_score(estimator, X, y, train, test, episodes, meta_fit_params):
+    learner = clone(estimator)
+    cold = {k: False for k in learner.get_params() if k.split("__")[-1] == "warm_start"}
+    learner.set_params(**cold)
+    start = time.perf_counter()
+    learner.meta_fit(_safe_indexing(X, train), y[train], **meta_fit_params)
+    fit_time = time.perf_counter() - start
+    X_test, y_test = _safe_indexing(X, test), y[test]
+    start = time.perf_counter()
+    scores = []
+    for support, query in episodes.split(np.zeros((len(y_test), 1)), y_test):
+        adapted = clone(learner).fit(_safe_indexing(X_test, support), y_test[support])
+        scores.append(adapted.score(_safe_indexing(X_test, query), y_test[query]))
+    return np.asarray(scores), fit_time, time.perf_counter() - start, learner

@@ -1,0 +1,341 @@
+"""Networks and inner loops of the gradient-based learners, as pure functions.
+
+Adaptation never copies a module: a task's weights are a dict of tensors,
+run through :func:`torch.func.functional_call`, and every inner step maps
+one dict to the next. Gradients come from :func:`torch.autograd.grad` when
+tasks are looped and from :func:`torch.func.grad` when they are batched with
+:func:`torch.vmap`; both give exact second-order meta-gradients.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+__all__ = [
+    "ConvBody",
+    "MLPBody",
+    "MetaNetwork",
+    "SharedRowHead",
+    "TaskBatchNorm",
+    "batch_moments",
+]
+
+# Inner learning rates are stored under parameter names with dots replaced,
+# since ParameterDict keys cannot hold dots.
+_DOT = "__"
+
+
+def batch_moments(x, n_stats=None):
+    """Per-channel mean and biased variance over the first ``n_stats`` rows.
+
+    Written from plain mean operations, so its higher derivatives are exact
+    under :func:`torch.vmap` as well as in a loop.
+    """
+    ref = x if n_stats is None else x[:n_stats]
+    dims = [0, *range(2, x.dim())]
+    mean = ref.mean(dim=dims, keepdim=True)
+    var = (ref - mean).pow(2).mean(dim=dims, keepdim=True)
+    return mean, var
+
+
+class TaskBatchNorm(nn.Module):
+    """Batch norm with the statistics of the current task, never running ones.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels normalised.
+    eps : float, default=1e-5
+        Added to the variance.
+    """
+
+    def __init__(self, n_channels, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_channels))
+        self.bias = nn.Parameter(torch.zeros(n_channels))
+
+    def forward(self, x, mean, var):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return x * self.weight.view(shape) + self.bias.view(shape)
+
+
+class ConvBody(nn.Module):
+    """Four 3x3 convolution blocks with task batch norm (Finn et al., 2017).
+
+    Each block is a convolution with ``hidden_channels`` filters, batch norm
+    from the statistics of the task, and ReLU, then downsampling: a stride
+    of 2 in the convolution (the MAML paper's Omniglot network, 28x28 ->
+    2x2x64) or 2x2 max-pooling (its MiniImagenet network).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` of one image; inputs are flat rows.
+    hidden_channels : int, default=64
+        Filters per convolution.
+    n_blocks : int, default=4
+        Number of blocks.
+    downsample : {'stride', 'max'}, default='stride'
+        Strided convolutions or max-pooling.
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), hidden_channels=64, n_blocks=4,
+                 downsample="stride"):
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"input_shape must be (channels, height, width), got {input_shape!r}."
+            )
+        if downsample not in ("stride", "max"):
+            raise ValueError(f"downsample must be 'stride' or 'max'; got {downsample!r}.")
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.downsample = downsample
+        stride = 2 if downsample == "stride" else 1
+        channels = [self.input_shape[0]] + [int(hidden_channels)] * int(n_blocks)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1)
+            for c_in, c_out in zip(channels, channels[1:])
+        )
+        self.norms = nn.ModuleList(TaskBatchNorm(c) for c in channels[1:])
+
+    def forward(self, x, n_stats=None, stats=None):
+        """Embed ``x``; batch norm uses the first ``n_stats`` rows' statistics.
+
+        ``stats``, a list, is read from when it holds the moments of every
+        layer and filled otherwise.
+        """
+        x = x.reshape(x.shape[0], *self.input_shape)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = conv(x)
+            if stats is not None and i < len(stats):
+                mean, var = stats[i]
+            else:
+                mean, var = batch_moments(x, n_stats)
+                if stats is not None:
+                    stats.append((mean, var))
+            x = F.relu(norm(x, mean, var))
+            if self.downsample == "max":
+                x = F.max_pool2d(x, 2)
+        return x.flatten(start_dim=1)
+
+
+class MLPBody(nn.Module):
+    """``Linear -> ReLU`` for each hidden layer; the head comes after.
+
+    Parameters
+    ----------
+    in_features : int
+        Input features.
+    hidden_layer_sizes : tuple of int, default=(40, 40)
+        Widths of the hidden layers (the MAML paper's sinusoid network).
+    """
+
+    def __init__(self, in_features, hidden_layer_sizes=(40, 40)):
+        super().__init__()
+        sizes = [int(in_features), *map(int, hidden_layer_sizes)]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+
+    def forward(self, x, n_stats=None, stats=None):
+        x = x.flatten(start_dim=1)
+        for layer in self.layers:
+            x = F.relu(layer(x))
+        return x
+
+
+class SharedRowHead(nn.Module):
+    """A classification head whose every class starts from one learned row.
+
+    A task with ``n`` classes starts from ``n`` copies of ``weight`` and
+    ``bias`` (Ye & Chao, 2022); initialised at zero. The start is the same
+    for every class, so any number of classes works and relabelling classes
+    relabels the predictions.
+    """
+
+    def __init__(self, in_features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(in_features))
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def task_params(self, n_outputs):
+        return {
+            "head.weight": self.weight.expand(n_outputs, -1),
+            "head.bias": self.bias.expand(n_outputs),
+        }
+
+
+class LinearHead(nn.Linear):
+    """A plain linear output layer, for regression."""
+
+    def task_params(self, n_outputs):
+        return {"head.weight": self.weight, "head.bias": self.bias}
+
+
+class MetaNetwork(nn.Module):
+    """Everything meta-learned: body, head and (Meta-SGD) inner learning rates.
+
+    Parameters
+    ----------
+    body : nn.Module
+        Maps inputs to features. :class:`ConvBody` and :class:`MLPBody` take
+        ``n_stats``/``stats``; any other module is called on the inputs alone.
+    head : SharedRowHead or LinearHead
+        The output layer.
+    inner_lr : float
+        Inner learning rate (the initial value when it is learned).
+    learn_inner_lr : bool
+        Whether every adapted parameter has its own learned learning rate
+        (Meta-SGD, Li et al., 2017).
+    adapted : {'all', 'head'}
+        Parameters changed by the inner loop: all of them, or the head only
+        (ANIL, Raghu et al., 2020).
+    """
+
+    def __init__(self, body, head, inner_lr, learn_inner_lr=False, adapted="all"):
+        super().__init__()
+        self.body = body
+        self.head = head
+        self.adapted = adapted
+        self.stats_aware = isinstance(body, (ConvBody, MLPBody))
+        self.has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in body.modules())
+        self.fixed_lr = float(inner_lr)
+        self.inner_lrs = None
+        if learn_inner_lr:
+            self.inner_lrs = nn.ParameterDict({
+                name.replace(".", _DOT): nn.Parameter(torch.full_like(p, float(inner_lr)))
+                for name, p in self.named_parameters()
+                if self._is_adapted(name)
+            })
+
+    def _is_adapted(self, name):
+        return name.startswith("head.") or (self.adapted == "all" and name.startswith("body."))
+
+    def task_params(self, n_outputs, detach=False):
+        """The weights a task starts from, as a dict; the head fitted to ``n_outputs``."""
+        params = {
+            f"body.{name}": p for name, p in self.body.named_parameters()
+        }
+        params.update(self.head.task_params(n_outputs))
+        if detach:
+            params = {k: v.detach() for k, v in params.items()}
+        return params
+
+    def learning_rates(self, names):
+        """Inner learning rate of each adapted parameter: a tensor or a float."""
+        if self.inner_lrs is None:
+            return {name: self.fixed_lr for name in names}
+        return {name: self.inner_lrs[name.replace(".", _DOT)] for name in names}
+
+    def adapted_names(self, params):
+        return [name for name in params if self._is_adapted(name)]
+
+    def features(self, params, x, n_stats=None, stats=None):
+        body = {k[5:]: v for k, v in params.items() if k.startswith("body.")}
+        if self.stats_aware:
+            return functional_call(self.body, body, (x,), {"n_stats": n_stats, "stats": stats})
+        return functional_call(self.body, body, (x,))
+
+    @staticmethod
+    def head_output(params, z):
+        return F.linear(z, params["head.weight"], params["head.bias"])
+
+    def output(self, params, x, n_stats=None, stats=None):
+        return self.head_output(params, self.features(params, x, n_stats, stats))
+
+
+def task_loss(output, y):
+    """Cross-entropy for class indices, mean squared error for float targets."""
+    if y.dtype == torch.long:
+        return F.cross_entropy(output, y)
+    return F.mse_loss(output.squeeze(-1), y)
+
+
+def accuracy(output, y):
+    """Fraction of correct classes (a tensor; NaN for regression)."""
+    if y.dtype == torch.long:
+        return (output.argmax(dim=-1) == y).to(output.dtype).mean()
+    return torch.full((), math.nan, dtype=output.dtype, device=output.device)
+
+
+def gradient(loss_fn, params, *, create_graph, batched):
+    """Gradient of a loss w.r.t. a dict of tensors, with the loss and an aux value.
+
+    ``loss_fn(params)`` returns ``(loss, aux)``. ``batched`` uses
+    :func:`torch.func.grad_and_value` (composable with :func:`torch.vmap`);
+    otherwise :func:`torch.autograd.grad`, which needs ``params`` to require
+    grad. Without ``create_graph`` the gradients are constants: first-order.
+    """
+    if batched:
+        grads, (loss, aux) = torch.func.grad_and_value(loss_fn, has_aux=True)(params)
+        if not create_graph:
+            grads = {k: g.detach() for k, g in grads.items()}
+        return grads, loss, aux
+    loss, aux = loss_fn(params)
+    values = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+    return dict(zip(params, values)), loss, aux
+
+
+def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched):
+    """``n_steps`` of gradient descent on the adapted parameters (Finn et al., eq. 1).
+
+    ``loss_of(params)`` gives the support loss; only the names the network
+    adapts change, each with its (possibly learned) learning rate.
+    """
+    names = network.adapted_names(params)
+    lrs = network.learning_rates(names)
+    for _ in range(n_steps):
+        adapted = {name: params[name] for name in names}
+        if not batched and not create_graph:
+            adapted = {k: v if v.requires_grad else v.detach().requires_grad_()
+                       for k, v in adapted.items()}
+
+        def loss_fn(sub, frozen=params):
+            loss = loss_of({**frozen, **sub})
+            return loss, loss.detach()
+
+        grads, _, _ = gradient(loss_fn, adapted, create_graph=create_graph, batched=batched)
+        params = {**params, **{k: adapted[k] - lrs[k] * grads[k] for k in names}}
+    return params
+
+
+def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
+                  batches=None, betas=(0.0, 0.999), eps=1e-8):
+    """``n_steps`` of SGD or Adam on detached weights (Reptile's inner loop).
+
+    ``batches``, when given, holds one minibatch index tensor per step,
+    passed to ``loss_of(params, index)``; else the index is None. Adam's
+    moments start at zero for every task. Returns the adapted weights and
+    the last step's loss.
+    """
+    names = network.adapted_names(params)
+    params = {k: v.detach() for k, v in params.items()}
+    m = {k: torch.zeros_like(params[k]) for k in names}
+    v = {k: torch.zeros_like(params[k]) for k in names}
+    loss = aux = None
+    for t in range(1, n_steps + 1):
+        index = None if batches is None else batches[t - 1]
+        adapted = {k: params[k] if batched else params[k].requires_grad_() for k in names}
+
+        def loss_fn(sub, frozen=params, index=index):
+            return loss_of({**frozen, **sub}, index)
+
+        grads, loss, aux = gradient(loss_fn, adapted, create_graph=False, batched=batched)
+        new = {}
+        for k in names:
+            if optimizer == "sgd":
+                step = grads[k]
+            else:
+                m[k] = betas[0] * m[k] + (1 - betas[0]) * grads[k]
+                v[k] = betas[1] * v[k] + (1 - betas[1]) * grads[k] ** 2
+                m_hat = m[k] / (1 - betas[0] ** t)
+                v_hat = v[k] / (1 - betas[1] ** t)
+                step = m_hat / (v_hat.sqrt() + eps)
+            new[k] = (adapted[k] - lr * step).detach()
+        params = {**params, **new}
+    if loss is not None:
+        loss, aux = loss.detach(), aux.detach()
+    return params, loss, aux

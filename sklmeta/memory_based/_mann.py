@@ -1,0 +1,566 @@
+"""Memory-augmented neural network (Santoro et al., 2016)."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from .._torch import resolve_device, to_numpy, to_tensor
+from ..base import BaseMetaEstimator
+from ..encoders import build_encoder, output_dim
+from ..utils._validation import check_float, check_int
+from ._memory import (
+    MemoryState,
+    content_read,
+    initial_memory_state,
+    least_used_weights,
+    lrua_write,
+    update_usage,
+)
+
+__all__ = ["MANNClassifier", "MemoryController"]
+
+# Queries continue the stored state in blocks of this many sequences, each
+# holding its own copy of the memory.
+_QUERY_BLOCK = 256
+
+
+class MemoryController(nn.Module):
+    """LSTM controller with least-recently-used-access memory heads.
+
+    At each step the controller reads the features of the current input,
+    the one-hot label of the previous step and the vectors read at the
+    previous step; its hidden state gives each head a key, a write gate and
+    a key strength. Each head writes its key (LRUA), then reads by cosine
+    similarity; the class logits come from the hidden state and the reads.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the feature vector of one input.
+    n_way : int
+        Number of label slots (input one-hot and output logits).
+    controller_size : int, default=200
+        LSTM units.
+    n_slots : int, default=128
+        Memory rows.
+    slot_size : int, default=40
+        Memory columns (the key size).
+    n_heads : int, default=4
+        Read heads, each writing with the LRUA rule.
+    usage_decay : float, default=0.95
+        The paper's gamma.
+    """
+
+    def __init__(self, n_features, n_way, controller_size=200, n_slots=128,
+                 slot_size=40, n_heads=4, usage_decay=0.95):
+        super().__init__()
+        self.n_way = int(n_way)
+        self.n_slots = int(n_slots)
+        self.slot_size = int(slot_size)
+        self.n_heads = int(n_heads)
+        self.usage_decay = float(usage_decay)
+        read_size = self.n_heads * self.slot_size
+        # the input part of the LSTM gates is computed for all steps at once
+        self.input_gates = nn.Linear(n_features + self.n_way, 4 * controller_size)
+        self.recurrent_gates = nn.Linear(controller_size + read_size, 4 * controller_size,
+                                         bias=False)
+        self.keys = nn.Linear(controller_size, read_size)
+        self.write_gates = nn.Linear(controller_size, self.n_heads)
+        self.key_strengths = nn.Linear(controller_size, self.n_heads)
+        self.output = nn.Linear(controller_size + read_size, self.n_way)
+        with torch.no_grad():
+            # forget gate biased open, a common LSTM initialisation
+            self.input_gates.bias[controller_size:2 * controller_size].fill_(1.0)
+            # sharp reads from the start: key strength about 10
+            self.key_strengths.bias.fill_(9.0)
+
+    def initial_state(self, batch_size, device):
+        """Zero LSTM state, empty memory, no previous label."""
+        size = self.recurrent_gates.out_features // 4
+        zeros = torch.zeros(batch_size, size, device=device)
+        return {
+            "hidden": zeros,
+            "cell": zeros.clone(),
+            "label": torch.zeros(batch_size, self.n_way, device=device),
+            **initial_memory_state(
+                batch_size, self.n_slots, self.slot_size, self.n_heads, device
+            )._asdict(),
+        }
+
+    def _step(self, input_gates, state):
+        batch = input_gates.shape[0]
+        gates = input_gates + self.recurrent_gates(
+            torch.cat([state["hidden"], state["reads"]], dim=1)
+        )
+        i, f, g, o = gates.chunk(4, dim=1)
+        cell = torch.sigmoid(f) * state["cell"] + torch.sigmoid(i) * torch.tanh(g)
+        hidden = torch.sigmoid(o) * torch.tanh(cell)
+        keys = torch.tanh(self.keys(hidden)).view(batch, self.n_heads, self.slot_size)
+        gate = torch.sigmoid(self.write_gates(hidden)).unsqueeze(-1)
+        strength = 1 + F.softplus(self.key_strengths(hidden)).unsqueeze(-1)
+        memory, write_weights = lrua_write(
+            state["memory"], keys, gate, state["read_weights"], state["least_used"]
+        )
+        read_weights, reads = content_read(memory, keys, strength)
+        usage = update_usage(state["usage"], read_weights, write_weights, self.usage_decay)
+        reads = reads.flatten(start_dim=1)
+        logits = self.output(torch.cat([hidden, reads], dim=1))
+        new_state = {
+            "hidden": hidden, "cell": cell, "label": state["label"],
+            **MemoryState(memory, usage, read_weights,
+                          least_used_weights(usage, self.n_heads), reads)._asdict(),
+        }
+        return logits, new_state
+
+    def forward(self, features, labels, state):
+        """Run a labelled stream; step ``t`` sees the label of step ``t - 1``.
+
+        Parameters
+        ----------
+        features : Tensor of shape (batch, n_steps, n_features)
+        labels : Tensor of shape (batch, n_steps) of label slots, or None
+            None runs one step per sequence with the stored previous label
+            and leaves it in the state (a query never reveals its label).
+        state : dict of Tensor
+            From :meth:`initial_state` or an earlier call.
+
+        Returns
+        -------
+        logits : Tensor of shape (batch, n_steps, n_way)
+            Each made before the label of its step is shown.
+        state : dict of Tensor
+            The state after the last step.
+        """
+        if labels is None:
+            previous = state["label"].unsqueeze(1)
+        else:
+            one_hot = F.one_hot(labels, self.n_way).to(features.dtype)
+            previous = torch.cat([state["label"].unsqueeze(1), one_hot[:, :-1]], dim=1)
+        input_gates = self.input_gates(torch.cat([features, previous], dim=2))
+        outputs = []
+        for t in range(features.shape[1]):
+            logits, state = self._step(input_gates[:, t], state)
+            outputs.append(logits)
+        if labels is not None:
+            state["label"] = one_hot[:, -1]
+        return torch.stack(outputs, dim=1), state
+
+
+class _MANNNetwork(nn.Module):
+    """Front end and controller, as one module for the optimizer and saving."""
+
+    def __init__(self, encoder, controller):
+        super().__init__()
+        self.encoder = encoder
+        self.controller = controller
+
+
+class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
+    """Memory-augmented neural network: an LSTM that learns to use a memory.
+
+    A controller network reads a stream of examples, each presented with
+    the label of the *previous* example, and binds examples to their labels
+    in an external memory that it writes with the least-recently-used-access
+    rule and reads by content (cosine similarity). Meta-training on episodes
+    whose labels are shuffled anew each time teaches it to learn a new task
+    from the stream alone, without any gradient step (Santoro et al., 2016).
+
+    Parameters
+    ----------
+    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+            default='auto'
+        The feature front end, meta-learned with the controller. ``'auto'``
+        picks ``'conv4'`` for square images of side 16 or more and ``'mlp'``
+        otherwise (see :class:`~sklmeta.ProtoNetClassifier`). The paper feeds
+        raw pixels: pass ``encoder=torch.nn.Identity()`` for that.
+    n_way : int, default=5
+        Classes per meta-training episode, and the number of label slots:
+        ``fit`` accepts tasks of at most ``n_way`` classes.
+    n_shot : int, default=5
+        Support examples per class in meta-training episodes.
+    n_query : int, default=5
+        Query examples per class in meta-training episodes. Support and
+        query rows form one shuffled stream of ``n_way * (n_shot + n_query)``
+        steps (the paper: 5 classes, 10 examples each).
+    controller_size : int, default=200
+        LSTM units of the controller.
+    n_slots : int, default=128
+        Rows of the memory.
+    slot_size : int, default=40
+        Size of a memory row.
+    n_heads : int, default=4
+        Read heads; each also writes with the LRUA rule.
+    usage_decay : float, default=0.95
+        Decay of the memory usage at each step (the paper's gamma).
+    n_support_orders : int, default=1
+        Random orders in which ``fit`` streams the support set; predictions
+        average the probabilities over them. More orders make predictions
+        less dependent on the order of the support set.
+    max_epochs : int, default=10
+        Meta-training epochs.
+    episodes_per_epoch : int, default=100
+        Episodes per epoch.
+    meta_batch_size : int, default=16
+        Episodes run together as a batch of sequences for one optimizer step.
+    meta_lr : float, default=1e-3
+        Learning rate of the meta-optimizer.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Meta-optimizer; further arguments as ``optimizer__*``.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks for meta-training, e.g.
+        ``GradientNormClipping``, ``EarlyStopping``, ``LRScheduler``.
+    n_val_episodes : int, default=100
+        Validation episodes scored each epoch when ``meta_fit`` gets
+        ``validation_data``.
+    warm_start : bool, default=False
+        Whether ``meta_fit`` continues from the current meta-learned state.
+    device : 'auto', str or torch.device, default='auto'
+        Where the network runs: CUDA when present with ``'auto'``, else CPU.
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar and a table of epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial weights, the episodes, their label shuffles and
+        the support orders of ``fit``.
+    **kwargs
+        ``encoder__*`` and ``optimizer__*`` arguments.
+
+    Attributes
+    ----------
+    encoder_ : torch.nn.Module
+        The (meta-)trained feature front end.
+    controller_ : MemoryController
+        The (meta-)trained controller and memory heads.
+    classes_ : ndarray of shape (n_classes,)
+        Labels of the task adapted to by ``fit``; class ``classes_[j]`` uses
+        label slot ``j``.
+    memory_state_ : dict of torch.Tensor
+        Controller and memory state after the support stream, one entry per
+        support order along the first axis.
+    history_ : skorch.history.History
+        Per-epoch ``train_loss`` and ``train_acc`` (over every step of the
+        streams) of meta-training; only after ``meta_fit``.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Input column names, when given as a DataFrame with string columns.
+
+    See Also
+    --------
+    sklmeta.ProtoNetClassifier : a metric-based learner.
+    sklmeta.EpisodeSampler : episodes for ``meta_fit``.
+
+    Notes
+    -----
+    Meta-training follows the paper: each episode's support and query rows
+    are shuffled into one stream, its classes get a random permutation of
+    the label slots, every step is fed the label of the step before (none
+    at the first) and every step is scored.
+
+    ``fit`` streams the support set in a random order (seeded by
+    ``random_state``) and stores the resulting state: it writes the examples
+    and their labels into memory. ``predict`` then continues that state
+    **separately for each query**: the query is the next step of the stream,
+    so it is fed the label of the last support example, as in the paper,
+    and it is answered from what it reads. Whatever that step writes goes
+    to a private copy of the memory that is discarded, so queries never see
+    one another and predictions do not depend on which queries are asked
+    together or in what order. The paper instead scores every element
+    *inside* the stream; :meth:`predict_online` does that, and
+    ``benchmarks/mann_sequence.py`` reports its accuracy per presentation.
+
+    The network has ``n_way`` label slots, so a task of more classes than
+    ``n_way`` raises an error: meta-train with a larger ``n_way``. Tasks of
+    fewer classes use the first slots only.
+
+    Two small departures from the paper: each head's key has a learned
+    strength multiplying its cosine similarities (as in Neural Turing
+    Machines; with bare cosines the softmax over 128 rows is nearly flat),
+    and head ``h`` writes to the ``h``-th least used row, which is cleared
+    first, so heads never overwrite one another.
+
+    References
+    ----------
+    .. [1] A. Santoro, S. Bartunov, M. Botvinick, D. Wierstra and
+       T. Lillicrap, "Meta-Learning with Memory-Augmented Neural Networks",
+       ICML 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta import MANNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> centers = rng.normal(scale=3.0, size=(20, 8))
+    >>> y = np.repeat(np.arange(20), 20)
+    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> clf = MANNClassifier(encoder="mlp", controller_size=32, n_slots=16,
+    ...                      slot_size=8, n_heads=1, max_epochs=1,
+    ...                      episodes_per_epoch=16, verbose=0, random_state=0)
+    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
+    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        encoder="auto",
+        *,
+        n_way=5,
+        n_shot=5,
+        n_query=5,
+        controller_size=200,
+        n_slots=128,
+        slot_size=40,
+        n_heads=4,
+        usage_decay=0.95,
+        n_support_orders=1,
+        max_epochs=10,
+        episodes_per_epoch=100,
+        meta_batch_size=16,
+        meta_lr=1e-3,
+        optimizer=torch.optim.Adam,
+        callbacks=None,
+        n_val_episodes=100,
+        warm_start=False,
+        device="auto",
+        verbose=1,
+        random_state=None,
+        **kwargs,
+    ):
+        self.encoder = encoder
+        self.n_way = n_way
+        self.n_shot = n_shot
+        self.n_query = n_query
+        self.controller_size = controller_size
+        self.n_slots = n_slots
+        self.slot_size = slot_size
+        self.n_heads = n_heads
+        self.usage_decay = usage_decay
+        self.n_support_orders = n_support_orders
+        self.max_epochs = max_epochs
+        self.episodes_per_epoch = episodes_per_epoch
+        self.meta_batch_size = meta_batch_size
+        self.meta_lr = meta_lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.n_val_episodes = n_val_episodes
+        self.warm_start = warm_start
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+        self._store_routed_params(kwargs)
+
+    _adaptation_params = BaseMetaEstimator._adaptation_params | {"n_support_orders"}
+    _meta_attributes = BaseMetaEstimator._meta_attributes + ("controller_",)
+    _adapted_attributes = ("classes_", "memory_state_")
+
+    @property
+    def module_(self):
+        """The module holding every meta-learned parameter (skorch's name)."""
+        return _MANNNetwork(self.encoder_, self.controller_)
+
+    def _validate_params(self):
+        device = super()._validate_params()
+        check_int(self.controller_size, "controller_size", min_value=1)
+        check_int(self.n_slots, "n_slots", min_value=1)
+        check_int(self.slot_size, "slot_size", min_value=1)
+        check_int(self.n_heads, "n_heads", min_value=1)
+        check_int(self.n_support_orders, "n_support_orders", min_value=1)
+        check_float(self.usage_decay, "usage_decay", min_value=0.0, max_value=1.0)
+        if self.n_heads > self.n_slots:
+            raise ValueError(
+                f"n_heads={self.n_heads} exceeds n_slots={self.n_slots}: each head "
+                "writes to a least used row of its own."
+            )
+        return device
+
+    def _initialize_modules(self, n_features, device):
+        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
+        self.encoder_ = encoder.to(device)
+        n_embedding = output_dim(self.encoder_, n_features, device)
+        self.controller_ = MemoryController(
+            n_embedding, self.n_way, controller_size=self.controller_size,
+            n_slots=self.n_slots, slot_size=self.slot_size, n_heads=self.n_heads,
+            usage_decay=self.usage_decay,
+        ).to(device)
+
+    def _check_n_classes(self, n_classes):
+        if n_classes > self.n_way:
+            raise ValueError(
+                f"the task has {n_classes} classes but {type(self).__name__} has "
+                f"n_way={self.n_way} label slots; meta-train with n_way >= "
+                f"{n_classes} to handle it."
+            )
+
+    # ------------------------------------------------------------------
+    # meta-training
+    # ------------------------------------------------------------------
+    def _meta_step(self, batch):
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss, accuracy = self._batch_loss(batch)
+        loss.backward()
+        self._notify(
+            "on_grad_computed",
+            named_parameters=list(self.module_.named_parameters()),
+            X=None, y=None, training=True,
+        )
+        self.optimizer_.step()
+        return loss.item(), accuracy
+
+    def _episode_loss(self, episode):
+        return self._batch_loss([episode])
+
+    def _batch_loss(self, batch):
+        """Cross-entropy over every step of the episodes' streams.
+
+        Episodes of the same length run together as one batch of sequences.
+        """
+        groups = {}
+        for episode in batch:
+            length = len(episode.y_support) + len(episode.y_query)
+            groups.setdefault(length, []).append(episode)
+        total_loss, total_correct, total_steps = 0.0, 0.0, 0
+        for episodes in groups.values():
+            logits, target = self._stream_episodes(episodes)
+            total_loss = total_loss + F.cross_entropy(
+                logits.flatten(end_dim=1), target.flatten(), reduction="sum"
+            )
+            total_correct += (logits.argmax(dim=2) == target).sum().item()
+            total_steps += target.numel()
+        return total_loss / total_steps, total_correct / total_steps
+
+    def _stream_episodes(self, episodes):
+        """Shuffle each episode into a stream with shuffled label slots; run it."""
+        device = episodes[0].x_support.device
+        rows, targets = [], []
+        for episode in episodes:
+            self._check_n_classes(episode.n_way)
+            x = torch.cat([episode.x_support, episode.x_query])
+            y = torch.cat([episode.y_support, episode.y_query])
+            order = torch.randperm(len(y), device=device)
+            slots = torch.randperm(self.n_way, device=device)[: episode.n_way]
+            rows.append(x[order])
+            targets.append(slots[y[order]])
+        x = torch.stack(rows)
+        target = torch.stack(targets)
+        features = self.encoder_(x.flatten(end_dim=1)).view(*target.shape, -1)
+        state = self.controller_.initial_state(len(episodes), device)
+        logits, _ = self.controller_(features, target, state)
+        return logits, target
+
+    # ------------------------------------------------------------------
+    # adaptation and prediction
+    # ------------------------------------------------------------------
+    @torch.no_grad()
+    def _features(self, X):
+        self.encoder_.eval()
+        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
+
+    def _adapt(self, X, y):
+        self._check_n_classes(len(self.classes_))
+        self.controller_.eval()
+        features = self._features(X)
+        n_orders = self.n_support_orders
+        orders = torch.stack([torch.randperm(len(y), device=y.device) for _ in range(n_orders)])
+        with torch.no_grad():
+            state = self.controller_.initial_state(n_orders, X.device)
+            _, state = self.controller_(features[orders], y[orders], state)
+        self.memory_state_ = state
+
+    @torch.no_grad()
+    def _forward_adapted(self, X):
+        """Mean probabilities over support orders, each query continuing alone."""
+        self.controller_.eval()
+        features = self._features(X)
+        n_classes = len(self.classes_)
+        stored = self.memory_state_
+        n_orders = len(stored["memory"])
+        probabilities = []
+        for block in features.split(_QUERY_BLOCK):
+            n = len(block)
+            # sequence (order o, query q) continues the state stored for order o
+            state = {k: v.repeat_interleave(n, dim=0) for k, v in stored.items()}
+            steps = block.repeat(n_orders, 1).unsqueeze(1)
+            logits, _ = self.controller_(steps, None, state)
+            proba = torch.softmax(logits[:, 0, :n_classes].double(), dim=1)
+            probabilities.append(proba.view(n_orders, n, n_classes).mean(dim=0))
+        return torch.cat(probabilities)
+
+    def predict_proba(self, X):
+        """Class probabilities for each query, read from the stored memory.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return to_numpy(self._predict_output(X))
+
+    def predict(self, X):
+        """Most probable label of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        proba = self._predict_output(X)
+        return self.classes_[to_numpy(proba.argmax(dim=1))]
+
+    def predict_online(self, X, y):
+        """Predict each element of a labelled stream before its label is shown.
+
+        The paper's protocol: the rows of ``X`` are presented in order, each
+        with the label of the row before; the prediction for row ``t`` uses
+        rows ``0..t`` and labels ``0..t-1`` only. This uses the meta-learned
+        network and ignores (and keeps) any adaptation made by ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The stream, in order.
+        y : array-like of shape (n_samples,)
+            Its labels, of at most ``n_way`` classes.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Prediction for each row, from the labels of ``y``. Rows whose
+            class has not appeared yet can only be guessed.
+        """
+        if not hasattr(self, "controller_"):
+            check_is_fitted(self, "controller_")
+        device = resolve_device(self.device)
+        self._move_to(device)
+        X, y = validate_data(self, X, y, reset=False, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        classes, encoded = np.unique(y, return_inverse=True)
+        self._check_n_classes(len(classes))
+        X = to_tensor(X, device)
+        target = torch.as_tensor(encoded, dtype=torch.long, device=device)
+        self.controller_.eval()
+        with torch.no_grad():
+            state = self.controller_.initial_state(1, device)
+            logits, _ = self.controller_(self._features(X)[None], target[None], state)
+        return classes[to_numpy(logits[0, :, : len(classes)].argmax(dim=1))]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        # untrained, the controller's answers are close to guesses
+        tags.classifier_tags.poor_score = True
+        return tags
+

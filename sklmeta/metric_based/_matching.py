@@ -1,0 +1,333 @@
+"""Matching Networks (Vinyals et al., 2016)."""
+
+import torch
+import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
+from torch import nn
+
+from .._torch import to_numpy
+from ..base import BaseMetaEstimator
+from ..encoders import build_encoder, output_dim
+from ..utils._validation import check_bool, check_int
+
+__all__ = ["MatchingNetClassifier"]
+
+# Cosine similarity guards against all-zero embeddings with this floor.
+_EPS = 1e-8
+
+
+def _cosine(a, b):
+    """Pairwise cosine similarities between rows of ``a`` and ``b``."""
+    return F.normalize(a, dim=1, eps=_EPS) @ F.normalize(b, dim=1, eps=_EPS).T
+
+
+class FullContextEmbedding(nn.Module):
+    """The full context embeddings of Matching Networks.
+
+    ``embed_support`` runs a bidirectional LSTM over the support embeddings
+    and adds both directions to them, ``g(x_i, S)``; ``embed_queries``
+    refines each query embedding ``f'(x)`` with ``n_steps`` steps of an LSTM
+    that reads the support set by attention, ``f(x, S)`` (Vinyals et al.,
+    2016, Appendix A). Queries never interact with one another.
+    """
+
+    def __init__(self, embedding_dim, n_steps):
+        super().__init__()
+        self.n_steps = n_steps
+        self.support_lstm = nn.LSTM(embedding_dim, embedding_dim, bidirectional=True)
+        # the read-out r enters the cell as input, next to f'(x); the gates are
+        # linear in [h, r], so this is the paper's cell with [h, r] as state
+        self.query_cell = nn.LSTMCell(2 * embedding_dim, embedding_dim)
+
+    def embed_support(self, support):
+        out, _ = self.support_lstm(support.unsqueeze(1))
+        dim = support.shape[1]
+        forward, backward = out[:, 0, :dim], out[:, 0, dim:]
+        return support + forward + backward  # g(x_i, S), Vinyals et al., App. A.2
+
+    def embed_queries(self, queries, support):
+        h = queries
+        c = torch.zeros_like(queries)
+        read = torch.zeros_like(queries)
+        for _ in range(self.n_steps):
+            h_hat, c = self.query_cell(torch.cat([queries, read], dim=1), (h, c))
+            h = h_hat + queries  # f(x, S), Vinyals et al., App. A.1
+            attention = torch.softmax(h @ support.T, dim=1)
+            read = attention @ support
+        return h
+
+
+class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
+    """Matching Networks: attention over the support set in a learned embedding.
+
+    A query is compared with every support example by the cosine similarity
+    of their embeddings; a softmax over the support examples turns the
+    similarities into attention weights, and the probability of a class is
+    the attention its support examples receive,
+    ``P(y | x, S) = sum_i a(x, x_i) y_i``. Meta-training fits the encoder on
+    episodes by the log-loss of that prediction (Vinyals et al., 2016).
+    With ``fce=True``, full context embeddings condition the support
+    embeddings on the whole support set (a bidirectional LSTM) and each
+    query's embedding on the support set (an attention LSTM).
+
+    Parameters
+    ----------
+    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+            default='auto'
+        The embedding network. ``'conv4'`` is the four-block convolutional
+        network of the paper (square single-channel images are inferred,
+        e.g. 784 features as 1x28x28; else pass ``encoder__input_shape``);
+        ``'mlp'`` a perceptron for tabular data; ``'auto'`` picks ``'conv4'``
+        for square images of side 16 or more and ``'mlp'`` otherwise. A class
+        is built with the ``encoder__*`` arguments; an instance is copied.
+    fce : bool, default=False
+        Whether to use full context embeddings. The bidirectional LSTM over
+        the support set makes predictions depend on the order of the
+        support examples; training episodes are shuffled so that it learns
+        not to rely on any particular order.
+    n_fce_steps : int, default=5
+        Steps of the attention LSTM that embeds each query, with
+        ``fce=True``.
+    n_way : int, default=5
+        Classes per meta-training episode drawn by ``meta_fit(X, y)``.
+    n_shot : int, default=5
+        Support examples per class in meta-training episodes.
+    n_query : int, default=15
+        Query examples per class in meta-training episodes.
+    max_epochs : int, default=10
+        Meta-training epochs.
+    episodes_per_epoch : int, default=100
+        Episodes per epoch.
+    meta_batch_size : int, default=1
+        Episodes whose losses are averaged for one optimizer step.
+    meta_lr : float, default=1e-3
+        Learning rate of the meta-optimizer.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Meta-optimizer; further arguments as ``optimizer__*``.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks for meta-training, e.g. ``EarlyStopping``,
+        ``Checkpoint``, ``LRScheduler``. They are copied at ``meta_fit``.
+    n_val_episodes : int, default=100
+        Validation episodes scored each epoch when ``meta_fit`` gets
+        ``validation_data``.
+    warm_start : bool, default=False
+        Whether ``meta_fit`` continues from the current meta-learned state
+        instead of starting afresh.
+    device : 'auto', str or torch.device, default='auto'
+        Where the networks run: CUDA when present with ``'auto'``, else CPU.
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar and a table of epochs during
+        ``meta_fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial weights and of the episodes drawn.
+    **kwargs
+        ``encoder__*`` and ``optimizer__*`` arguments.
+
+    Attributes
+    ----------
+    encoder_ : torch.nn.Module
+        The (meta-)trained encoder.
+    fce_ : FullContextEmbedding or None
+        The (meta-)trained full context embedding LSTMs; None when
+        ``fce=False``.
+    module_ : torch.nn.ModuleDict
+        Every meta-learned module: ``'encoder'``, and ``'fce'`` with
+        ``fce=True``.
+    classes_ : ndarray of shape (n_classes,)
+        Labels of the task adapted to by ``fit``.
+    support_embeddings_ : torch.Tensor of shape (n_support, embedding_dim)
+        Embeddings ``g(x_i)`` of the support examples of that task.
+    support_labels_ : torch.Tensor of shape (n_support,)
+        Their labels, as indices into ``classes_``.
+    history_ : skorch.history.History
+        Per-epoch ``train_loss``, ``train_acc`` (and ``valid_*`` with
+        validation data) of meta-training; only after ``meta_fit``.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Input column names, when given as a DataFrame with string columns.
+
+    See Also
+    --------
+    ProtoNetClassifier : one prototype per class instead of attention.
+    sklearn.neighbors.KNeighborsClassifier : a hard-attention counterpart.
+
+    Notes
+    -----
+    The attention is a softmax over plain cosine similarities, as in the
+    paper, so probabilities are smooth: the predicted class is right long
+    before its probability nears one. In ``fit`` and ``predict`` the
+    encoder's batch norm uses running statistics and each query is
+    embedded and attended on its own, so predictions do not depend on
+    which queries are asked together. Without FCE they do not depend on the
+    order of the support examples either; with FCE they do (the support
+    LSTM reads them in sequence). Without ``meta_fit``, ``fit`` uses a
+    freshly initialised encoder.
+
+    References
+    ----------
+    .. [1] O. Vinyals, C. Blundell, T. Lillicrap, K. Kavukcuoglu and
+       D. Wierstra, "Matching Networks for One Shot Learning", NeurIPS 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta.metric_based import MatchingNetClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> centers = rng.normal(scale=3.0, size=(20, 8))
+    >>> y = np.repeat(np.arange(20), 20)
+    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> clf = MatchingNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
+    ...                             verbose=0, random_state=0)
+    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
+    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
+    array([15, 15, 15])
+    """
+
+    _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_",)
+    _adapted_attributes = ("classes_", "support_embeddings_", "support_labels_")
+
+    def __init__(
+        self,
+        encoder="auto",
+        *,
+        fce=False,
+        n_fce_steps=5,
+        n_way=5,
+        n_shot=5,
+        n_query=15,
+        max_epochs=10,
+        episodes_per_epoch=100,
+        meta_batch_size=1,
+        meta_lr=1e-3,
+        optimizer=torch.optim.Adam,
+        callbacks=None,
+        n_val_episodes=100,
+        warm_start=False,
+        device="auto",
+        verbose=1,
+        random_state=None,
+        **kwargs,
+    ):
+        self.encoder = encoder
+        self.fce = fce
+        self.n_fce_steps = n_fce_steps
+        self.n_way = n_way
+        self.n_shot = n_shot
+        self.n_query = n_query
+        self.max_epochs = max_epochs
+        self.episodes_per_epoch = episodes_per_epoch
+        self.meta_batch_size = meta_batch_size
+        self.meta_lr = meta_lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.n_val_episodes = n_val_episodes
+        self.warm_start = warm_start
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+        self._store_routed_params(kwargs)
+
+    def _validate_params(self):
+        device = super()._validate_params()
+        check_bool(self.fce, "fce")
+        check_int(self.n_fce_steps, "n_fce_steps", min_value=1)
+        return device
+
+    @property
+    def module_(self):
+        """Encoder and FCE LSTMs together: every meta-learned parameter."""
+        modules = {"encoder": self.encoder_}
+        if self.fce_ is not None:
+            modules["fce"] = self.fce_
+        return nn.ModuleDict(modules)
+
+    def _initialize_modules(self, n_features, device):
+        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
+        self.encoder_ = encoder.to(device)
+        self.fce_ = None
+        if self.fce:
+            dim = output_dim(self.encoder_, n_features, device)
+            self.fce_ = FullContextEmbedding(dim, self.n_fce_steps).to(device)
+
+    def _attention_proba(self, queries, support, support_labels, n_classes):
+        """``P(y | x, S)`` for each query row (Vinyals et al., eq. 1)."""
+        if self.fce_ is not None:
+            support = self.fce_.embed_support(support)
+            queries = self.fce_.embed_queries(queries, support)
+        attention = torch.softmax(_cosine(queries, support), dim=1)  # eq. 2
+        proba = attention.new_zeros(len(queries), n_classes)
+        return proba.index_add_(1, support_labels, attention)
+
+    def _episode_loss(self, episode):
+        n_support = len(episode.y_support)
+        z = self.encoder_(torch.cat([episode.x_support, episode.x_query]))
+        support, labels = z[:n_support], episode.y_support
+        if self.fce_ is not None:
+            order = torch.randperm(n_support, device=support.device)
+            support, labels = support[order], labels[order]
+        proba = self._attention_proba(z[n_support:], support, labels, episode.n_way)
+        loss = F.nll_loss(torch.log(proba.clamp_min(1e-12)), episode.y_query)
+        accuracy = (proba.argmax(dim=1) == episode.y_query).float().mean().item()
+        return loss, accuracy
+
+    @torch.no_grad()
+    def _embed(self, X):
+        self.encoder_.eval()
+        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
+
+    def _adapt(self, X, y):
+        support = self._embed(X)
+        if self.fce_ is not None:
+            self.fce_.eval()
+            with torch.no_grad():
+                support = self.fce_.embed_support(support)
+        self.support_embeddings_ = support
+        self.support_labels_ = y
+
+    @torch.no_grad()
+    def _forward_adapted(self, X):
+        queries = self._embed(X)
+        support = self.support_embeddings_
+        if self.fce_ is not None:
+            queries = self.fce_.embed_queries(queries, support)
+        # float64 similarities: float32 products vary with the batch size
+        attention = torch.softmax(_cosine(queries.double(), support.double()), dim=1)
+        proba = attention.new_zeros(len(queries), len(self.classes_))
+        return proba.index_add_(1, self.support_labels_, attention)
+
+    def predict_proba(self, X):
+        """Class probabilities: the attention each class's support receives.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return to_numpy(self._predict_output(X))
+
+    def predict(self, X):
+        """Label of the class whose support examples receive the most attention.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        proba = self._predict_output(X)
+        return self.classes_[to_numpy(proba.argmax(dim=1))]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,321 @@
+"""MAML, first-order MAML, Meta-SGD and ANIL: gradients, behaviour, learning."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklmeta.datasets._sinusoid import SinusoidTasks
+from sklmeta.gradient_based import MAMLClassifier, MAMLRegressor
+from sklmeta.gradient_based._functional import ConvBody
+
+ESTIMATORS = [
+    MAMLClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu"),
+    MAMLRegressor(encoder="mlp", verbose=0, random_state=0, device="cpu"),
+]
+EXPECTED_FAILURES = {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# ----------------------------------------------------------------------
+# exact meta-gradients, in float64 on tiny networks
+# ----------------------------------------------------------------------
+def tiny_learner(body, **params):
+    """A MAMLClassifier holding a float64 network built around ``body``."""
+    from sklmeta.gradient_based._functional import MetaNetwork, SharedRowHead
+
+    est = MAMLClassifier(n_inner_steps=2, inner_lr=0.3, **params)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        width = body(torch.zeros(1, 36, dtype=torch.float64)).shape[1]
+        network = MetaNetwork(body, SharedRowHead(width), est.inner_lr,
+                              learn_inner_lr=est.learn_inner_lr, adapted=est.inner_params)
+        network.head.weight.data.normal_()  # away from the zero start
+        if network.inner_lrs is not None:
+            for lr in network.inner_lrs.values():
+                lr.data.uniform_(0.1, 0.5)
+        est.network_ = network.double()
+    return est
+
+
+def tiny_tasks(n_tasks=3, n_way=3, n_shot=2, n_query=2, seed=0):
+    rng = np.random.RandomState(seed)
+    labels = torch.arange(n_way)
+    return [
+        (torch.from_numpy(rng.normal(size=(n_way * n_shot, 36))),
+         labels.repeat_interleave(n_shot),
+         torch.from_numpy(rng.normal(size=(n_way * n_query, 36))),
+         labels.repeat_interleave(n_query))
+        for _ in range(n_tasks)
+    ]
+
+
+def meta_gradient(est, tasks, batched):
+    network = est.network_
+    network.zero_grad(set_to_none=True)
+    if batched:
+        stacked = [torch.stack(parts) for parts in zip(*tasks)]
+        losses, _ = torch.vmap(lambda *t: est._query_loss(*t, 3, True))(*stacked)
+        losses.sum().backward()
+    else:
+        for task in tasks:
+            est._query_loss(*task, 3, False)[0].backward()
+    return {name: p.grad.clone() for name, p in network.named_parameters()}
+
+
+def bodies():
+    from sklmeta.gradient_based._functional import ConvBody, MLPBody
+
+    yield "conv", lambda: ConvBody(input_shape=(1, 6, 6), hidden_channels=2, n_blocks=2)
+    yield "mlp", lambda: MLPBody(36, hidden_layer_sizes=(5,))
+
+
+CONFIGS = [
+    dict(),
+    dict(learn_inner_lr=True),
+    dict(inner_params="head"),
+    dict(first_order=True),
+]
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=["maml", "metasgd", "anil", "fomaml"])
+@pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
+def test_batched_and_looped_meta_gradients_agree(name, make_body, params):
+    est = tiny_learner(make_body().double(), **params)
+    tasks = tiny_tasks()
+    looped = meta_gradient(est, tasks, batched=False)
+    batched = meta_gradient(est, tasks, batched=True)
+    for key in looped:
+        torch.testing.assert_close(batched[key], looped[key], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", CONFIGS[:3], ids=["maml", "metasgd", "anil"])
+@pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
+def test_second_order_meta_gradient_matches_finite_differences(name, make_body, params):
+    """Two inner steps through task batch norm: autograd against central differences."""
+    est = tiny_learner(make_body().double(), **params)
+    tasks = tiny_tasks(n_tasks=2)
+    analytic = meta_gradient(est, tasks, batched=False)
+
+    def total_loss():
+        with torch.enable_grad():
+            return sum(est._query_loss(*task, 3, False)[0].item() for task in tasks)
+
+    h = 1e-6
+    for key, p in est.network_.named_parameters():
+        numeric = torch.zeros_like(p)
+        flat, out = p.data.view(-1), numeric.view(-1)
+        for i in range(flat.numel()):
+            flat[i] += h
+            up = total_loss()
+            flat[i] -= 2 * h
+            down = total_loss()
+            flat[i] += h
+            out[i] = (up - down) / (2 * h)
+        torch.testing.assert_close(analytic[key], numeric, rtol=1e-5, atol=1e-7,
+                                   msg=lambda m, key=key: f"{key}: {m}")
+
+
+def test_first_order_drops_second_order_terms():
+    from sklmeta.gradient_based._functional import MLPBody
+
+    tasks = tiny_tasks()
+    exact = meta_gradient(tiny_learner(MLPBody(36, (5,)).double()), tasks, False)
+    first = meta_gradient(tiny_learner(MLPBody(36, (5,)).double(), first_order=True),
+                          tasks, False)
+    assert not torch.allclose(exact["body.layers.0.weight"], first["body.layers.0.weight"])
+
+
+# ----------------------------------------------------------------------
+# behaviour of the estimators
+# ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def meta_fitted_maml(blobs):
+    X, y = blobs
+    clf = MAMLClassifier(encoder="mlp", n_way=5, n_shot=2, n_query=5, max_epochs=2,
+                         episodes_per_epoch=64, meta_batch_size=16, meta_lr=3e-3,
+                         verbose=0, random_state=0, device="cpu")
+    return clf.meta_fit(X[y < 20], y[y < 20])
+
+
+def support_and_queries(blobs, classes=(20, 21, 22, 23, 24), n_shot=2):
+    X, y = blobs
+    support = np.concatenate([np.flatnonzero(y == c)[:n_shot] for c in classes])
+    query = np.concatenate([np.flatnonzero(y == c)[n_shot:] for c in classes])
+    return X[support], y[support], X[query], y[query]
+
+
+def meta_state(est):
+    return {k: v.detach().clone() for k, v in est.network_.state_dict().items()}
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 2), n_classes=st.integers(1, 6))
+def test_adaptation_never_changes_the_meta_learned_network(meta_fitted_maml, blobs, seed,
+                                                           n_classes):
+    X, y = blobs
+    rng = np.random.RandomState(seed)
+    classes = rng.choice(np.arange(20, 30), size=n_classes, replace=False)
+    X_s, y_s, X_q, _ = support_and_queries(blobs, classes, n_shot=int(rng.randint(1, 4)))
+    est = clone(meta_fitted_maml)
+    before = meta_state(est)
+    est.fit(X_s, y_s).predict(X_q)
+    assert set(est.classes_) == set(classes)
+    for key, value in est.network_.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    moved = [k for k in est.adapted_params_ if not torch.equal(
+        est.adapted_params_[k], est.network_.task_params(n_classes)[k])]
+    assert moved or n_classes == 1  # adaptation happened, elsewhere
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 2))
+def test_relabelling_classes_relabels_predictions(meta_fitted_maml, blobs, seed):
+    X_s, y_s, X_q, _ = support_and_queries(blobs)
+    rng = np.random.RandomState(seed)
+    names = np.array([f"class-{v}" for v in rng.permutation(1000)[:5]])
+    mapping = dict(zip(np.unique(y_s), names))
+    relabelled = np.array([mapping[v] for v in y_s])
+    original = clone(meta_fitted_maml).fit(X_s, y_s)
+    renamed = clone(meta_fitted_maml).fit(X_s, relabelled)
+    np.testing.assert_array_equal(renamed.predict(X_q),
+                                  [mapping[v] for v in original.predict(X_q)])
+    order = np.argsort([mapping[c] for c in original.classes_])
+    np.testing.assert_allclose(renamed.predict_proba(X_q),
+                               original.predict_proba(X_q)[:, order], atol=1e-5)
+
+
+def test_clone_keeps_meta_state_but_not_adaptation(meta_fitted_maml, blobs):
+    X_s, y_s, X_q, _ = support_and_queries(blobs)
+    adapted = clone(meta_fitted_maml).fit(X_s, y_s)
+    copy = clone(adapted)
+    assert not hasattr(copy, "classes_") and not hasattr(copy, "adapted_params_")
+    assert copy.network_ is not adapted.network_
+    for a, b in zip(copy.network_.parameters(), meta_fitted_maml.network_.parameters()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+    np.testing.assert_array_equal(copy.fit(X_s, y_s).predict(X_q), adapted.predict(X_q))
+
+
+def test_any_number_of_ways_and_string_labels(meta_fitted_maml, blobs):
+    X, y = blobs
+    keep = y >= 20  # ten unseen classes; meta-trained 5-way
+    labels = np.array([f"char-{v}" for v in y[keep]])
+    est = clone(meta_fitted_maml).fit(X[keep][::4], labels[::4])
+    assert list(est.classes_) == sorted(set(labels))
+    proba = est.predict_proba(X[keep])
+    assert proba.shape == (keep.sum(), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert est.score(X[keep], labels) > 0.3  # chance is 0.1
+    two = clone(meta_fitted_maml).fit(X[keep][:4], ["a", "b", "a", "b"])
+    assert set(two.predict(X[keep])) <= {"a", "b"}
+
+
+def test_predictions_do_not_depend_on_which_queries_come_together():
+    from sklmeta.datasets import load_omniglot
+
+    data = load_omniglot(split="test")
+    X, y = data.data[:100], data.target[:100]
+    est = MAMLClassifier(encoder="conv4", encoder__hidden_channels=8, verbose=0,
+                         random_state=0, device="cpu").fit(X[::5], y[::5])
+    assert isinstance(est.encoder_, ConvBody)
+    assert len(est.batch_stats_) == 8  # mean and variance of four blocks
+    together = est.predict_proba(X)
+    alone = np.vstack([est.predict_proba(X[i:i + 1]) for i in range(0, 100, 9)])
+    np.testing.assert_allclose(alone, together[::9], atol=1e-5)
+
+
+def test_anil_adapts_the_head_only_and_meta_sgd_learns_rates(blobs):
+    X, y = blobs
+    kwargs = dict(encoder="mlp", n_shot=2, n_query=3, max_epochs=1, episodes_per_epoch=16,
+                  meta_batch_size=8, verbose=0, random_state=0, device="cpu")
+    anil = MAMLClassifier(inner_params="head", **kwargs).meta_fit(X, y).fit(X[:40], y[:40])
+    for key, value in anil.adapted_params_.items():
+        start = anil.network_.task_params(2)[key]
+        assert torch.equal(value, start) != key.startswith("head."), key
+    metasgd = MAMLClassifier(learn_inner_lr=True, **kwargs).meta_fit(X, y)
+    rates = dict(metasgd.network_.inner_lrs.items())
+    assert set(rates) == {n.replace(".", "__") for n, _ in
+                          metasgd.network_.named_parameters() if not n.startswith("inner")}
+    assert not all(torch.all(r == 0.4) for r in rates.values())  # learned
+    copy = clone(metasgd)
+    for key, rate in copy.network_.inner_lrs.items():
+        assert torch.equal(rate, rates[key])
+
+
+def test_parameter_errors_name_the_argument(blobs):
+    X, y = blobs
+    for params, match in [
+        ({"inner_params": "body"}, "inner_params must be one of 'all', 'head'"),
+        ({"first_order": 1}, "first_order must be a bool"),
+        ({"n_inner_steps": 0}, "n_inner_steps must be >= 1, got 0"),
+        ({"inner_lr": -0.1}, "inner_lr must be > 0"),
+        ({"batch_tasks": "yes"}, "batch_tasks must be a bool"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            MAMLClassifier(verbose=0, **params).fit(X[:10], y[:10])
+    with pytest.raises(ValueError, match="needs a task collection"):
+        MAMLRegressor(verbose=0).meta_fit(X, y.astype(float))
+
+
+def test_same_random_state_same_model(blobs):
+    X, y = blobs
+    params = dict(encoder="mlp", n_shot=1, n_query=3, max_epochs=1, episodes_per_epoch=8,
+                  meta_batch_size=4, verbose=0, random_state=3, device="cpu")
+    a = MAMLClassifier(**params).meta_fit(X, y).fit(X[:50], y[:50])
+    b = MAMLClassifier(**params).meta_fit(X, y).fit(X[:50], y[:50])
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_short_meta_training_on_sinusoids_beats_the_untrained_network():
+    """One gradient step on 10 points of a held-out sinusoid, after meta-training."""
+    train = SinusoidTasks(n_shot=10, n_query=10, random_state=0)
+    held_out = list(SinusoidTasks(n_shot=10, n_query=50, n_tasks=60, random_state=1))
+    kwargs = dict(n_adapt_steps=1, verbose=0, random_state=0, device="cpu")
+    meta = MAMLRegressor(max_epochs=1, episodes_per_epoch=1500, meta_lr=3e-3, **kwargs)
+    meta.meta_fit(train)
+    untrained = MAMLRegressor(**kwargs)
+
+    def mse(est):
+        return np.mean([
+            np.mean((clone(est).fit(t.X_support, t.y_support).predict(t.X_query)
+                     - t.y_query) ** 2)
+            for t in held_out
+        ])
+
+    assert mse(meta) < 0.85 * mse(untrained)
+
+
+def test_pickle_validation_data_and_warm_start(meta_fitted_maml, blobs):
+    import pickle
+
+    X, y = blobs
+    est = clone(meta_fitted_maml).fit(X[y >= 25], y[y >= 25])
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+    again = clone(restored).set_params(warm_start=True, max_epochs=1)
+    again.meta_fit(X[y < 20], y[y < 20], validation_data=(X[y >= 20], y[y >= 20]))
+    assert len(again.history_) == len(meta_fitted_maml.history_) + 1
+    assert 0.0 <= again.history_[-1, "valid_acc"] <= 1.0
+    reg = MAMLRegressor(max_epochs=1, episodes_per_epoch=50, n_val_episodes=5, verbose=0,
+                        random_state=0, device="cpu")
+    reg.meta_fit(SinusoidTasks(random_state=0),
+                 validation_data=SinusoidTasks(n_tasks=5, random_state=1))
+    assert np.isfinite(reg.history_[-1, "valid_loss"])
+
+
+def test_a_user_module_is_the_body(blobs):
+    X, y = blobs
+    body = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.Tanh())
+    est = MAMLClassifier(encoder=body, n_shot=2, n_query=3, max_epochs=1,
+                         episodes_per_epoch=8, meta_batch_size=4, verbose=0,
+                         random_state=0, device="cpu").meta_fit(X, y)
+    assert est.encoder_ is not body and isinstance(est.encoder_, torch.nn.Sequential)
+    assert not torch.equal(est.encoder_[0].weight, body[0].weight)  # meta-trained copy
+    assert est.fit(X[:30], y[:30]).predict(X).shape == (len(X),)

@@ -1,0 +1,87 @@
+"""Reptile: estimator checks, the meta-update, behaviour and learning."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklmeta import evaluate_episodes
+from sklmeta.datasets._sinusoid import SinusoidTasks
+from sklmeta.gradient_based import ReptileClassifier, ReptileRegressor
+
+ESTIMATORS = [
+    ReptileClassifier(encoder="mlp", n_adapt_steps=10, verbose=0, random_state=0,
+                      device="cpu"),
+    ReptileRegressor(encoder="mlp", verbose=0, random_state=0, device="cpu"),
+]
+EXPECTED_FAILURES = {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("batch_tasks", [False, True])
+def test_meta_update_moves_towards_the_adapted_weights(batch_tasks):
+    """With meta_lr=1 and plain SGD, one meta-step lands on the mean adapted weights."""
+    tasks = list(SinusoidTasks(n_shot=5, n_query=5, n_tasks=4, random_state=0))
+    params = dict(n_inner_steps=3, inner_lr=0.01, meta_batch_size=4, max_epochs=0,
+                  episodes_per_epoch=4, meta_lr=1.0, verbose=0, random_state=0,
+                  device="cpu", batch_tasks=batch_tasks)
+    est = ReptileRegressor(**params).meta_fit(tasks)
+    theta = {k: v.detach().clone() for k, v in est.network_.named_parameters()}
+    adapted = []
+    for task in tasks:
+        one = clone(est).set_params(n_adapt_steps=3)
+        x = np.vstack([task.X_support, task.X_query])
+        one.fit(x, np.concatenate([task.y_support, task.y_query]))
+        adapted.append(one.adapted_params_)
+    est.set_params(warm_start=True, max_epochs=1)
+    est.meta_fit(task for task in tasks)  # one meta-step over the four tasks, in order
+    for name, value in est.network_.named_parameters():
+        expected = torch.stack([a[name] for a in adapted]).mean(0)
+        torch.testing.assert_close(value.detach(), expected, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(value.detach(), theta[name])
+
+
+def test_meta_training_helps_on_unseen_classes(blobs):
+    X, y = blobs
+    meta = ReptileClassifier(encoder="mlp", n_shot=2, n_query=3, n_inner_steps=5,
+                             inner_batch_size=5, max_epochs=2, episodes_per_epoch=100,
+                             verbose=0, random_state=0,
+                             device="cpu")
+    meta.meta_fit(X[y < 20], y[y < 20])
+    untrained = ReptileClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu")
+    kwargs = dict(n_way=5, n_shot=1, n_query=5, n_episodes=30, random_state=1)
+    held_out = y >= 20
+    trained = evaluate_episodes(meta, X[held_out], y[held_out], **kwargs).mean
+    baseline = evaluate_episodes(untrained, X[held_out], y[held_out], **kwargs).mean
+    assert trained > baseline
+
+
+def test_fit_keeps_meta_state_and_takes_any_labels(blobs):
+    X, y = blobs
+    est = ReptileClassifier(encoder="mlp", n_shot=2, n_query=2, max_epochs=1,
+                            episodes_per_epoch=10, verbose=0, random_state=0,
+                            device="cpu").meta_fit(X, y)
+    before = {k: v.clone() for k, v in est.network_.state_dict().items()}
+    labels = np.array(["x", "y", "z"])[y[:60] % 3]
+    est.fit(X[:60], labels)
+    assert est.predict_proba(X).shape == (len(X), 3)
+    assert set(est.predict(X)) <= {"x", "y", "z"}
+    for key, value in est.network_.state_dict().items():
+        assert torch.equal(value, before[key])
+    copy = clone(est)
+    assert not hasattr(copy, "adapted_params_")
+
+
+def test_parameter_errors_name_the_argument(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="inner_optimizer must be one of 'sgd', 'adam'"):
+        ReptileClassifier(inner_optimizer="rmsprop", verbose=0).fit(X, y)
+    with pytest.raises(ValueError, match="inner_batch_size must be >= 1"):
+        ReptileClassifier(inner_batch_size=0, verbose=0).fit(X, y)
+    with pytest.raises(ValueError, match="needs a task collection"):
+        ReptileRegressor(verbose=0).meta_fit(X, y.astype(float))
