@@ -229,7 +229,7 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_embedded : ndarray of shape (n_samples, n_features_out_)
+        X_embedded : ndarray of shape (n_samples, `n_features_out_`)
             Embeddings, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)

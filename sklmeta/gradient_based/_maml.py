@@ -91,8 +91,7 @@ class _MAML(GradientMetaEstimator):
 _PARAMS_DOC = """
     Parameters
     ----------
-    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, \\
-            default='auto'
+    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, default='auto'
         The network's body; the output layer comes after it. ``'conv4'`` is
         the four-block convolutional network of the MAML paper, with strided
         convolutions (``encoder__downsample='max'`` for max-pooling) and batch

@@ -103,8 +103,7 @@ class _Reptile(GradientMetaEstimator):
 _PARAMS_DOC = """
     Parameters
     ----------
-    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, \\
-            default='{encoder}'
+    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, default='{encoder}'
         The network's body, as for :class:`MAMLClassifier`: ``'conv4'`` the
         four-block network with strided convolutions and task batch norm,
         ``'mlp'`` ``Linear -> ReLU`` layers of widths
