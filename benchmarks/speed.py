@@ -8,12 +8,17 @@ encoder, on Omniglot episodes (Vinyals 'train' split for meta-training,
   ``meta_fit`` for training and ``fit`` + ``predict`` for inference;
 - ``floor``: a bare PyTorch loop doing the same arithmetic with the same
   :class:`~sklmeta.encoders.Conv4`, the least any library can cost;
-- ``easyfsl`` and ``learn2learn``, when importable (never a dependency).
+- ``easyfsl`` (``PrototypicalNetworks`` around the same Conv4) and
+  ``learn2learn`` (Conv4 then ``PrototypicalClassifier``), when installed;
+  neither is a dependency. Their package ``__init__`` imports torchvision;
+  without it, the one module needed (torch alone) is loaded by file path,
+  and the output says so.
 
 Usage::
 
     python benchmarks/speed.py
-    python benchmarks/speed.py --episodes 20 --repeats 3   # a quick look
+    python benchmarks/speed.py --episodes 10 --repeats 3   # a quick look
+    python benchmarks/speed.py --threads 1 --no-peers
 
 Each contender trains on ``--episodes`` episodes and answers ``--episodes``
 test episodes per round; after ``--warmup`` untimed rounds, ``--repeats``
@@ -421,7 +426,7 @@ def main(argv=None):
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--episodes", type=int, default=40,
+    parser.add_argument("--episodes", type=int, default=30,
                         help="training episodes and inference episodes per measurement")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed rounds; the median is reported")

@@ -251,7 +251,12 @@ class BaseMetaEstimator(BaseEstimator):
         for key, value in vars(self).items():
             if key.startswith("_") or not key.endswith("_"):
                 continue
-            if isinstance(value, (torch.nn.Module, torch.Tensor)):
+            if isinstance(value, torch.nn.Module):
+                first = next(value.parameters(), None)
+                if first is not None and first.device == device:
+                    continue  # already there: skip the walk over every tensor
+                value.to(device)
+            elif isinstance(value, torch.Tensor):
                 moved = value.to(device)
                 if moved is not value:
                     setattr(self, key, moved)
