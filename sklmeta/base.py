@@ -662,7 +662,7 @@ class BaseMetaEstimator(BaseEstimator):
 
 
 class _Missing:
-    pass
+    """Marks a parameter that had no value before ``set_params``."""
 
 
 _MISSING = _Missing()
