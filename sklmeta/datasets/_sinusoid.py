@@ -68,7 +68,7 @@ class SinusoidTasks:
 
     Examples
     --------
-    >>> from sklmeta.datasets._sinusoid import SinusoidTasks
+    >>> from sklmeta.datasets import SinusoidTasks
     >>> tasks = SinusoidTasks(n_shot=5, n_query=20, n_tasks=3, random_state=0)
     >>> len(tasks)
     3

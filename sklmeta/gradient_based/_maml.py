@@ -249,7 +249,7 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklmeta.gradient_based import MAMLClassifier
+    >>> from sklmeta import MAMLClassifier
     >>> rng = np.random.RandomState(0)
     >>> centers = rng.normal(scale=3.0, size=(20, 8))
     >>> y = np.repeat(np.arange(20), 20)
@@ -362,8 +362,8 @@ class MAMLRegressor(RegressorOutputMixin, RegressorMixin, _MAML):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklmeta.gradient_based import MAMLRegressor
-    >>> from sklmeta.datasets._sinusoid import SinusoidTasks
+    >>> from sklmeta import MAMLRegressor
+    >>> from sklmeta.datasets import SinusoidTasks
     >>> reg = MAMLRegressor(max_epochs=2, episodes_per_epoch=100, verbose=0,
     ...                     random_state=0)
     >>> reg = reg.meta_fit(SinusoidTasks(n_shot=5, random_state=0))

@@ -230,7 +230,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklmeta.gradient_based import ReptileClassifier
+    >>> from sklmeta import ReptileClassifier
     >>> rng = np.random.RandomState(0)
     >>> centers = rng.normal(scale=3.0, size=(20, 8))
     >>> y = np.repeat(np.arange(20), 20)
@@ -325,8 +325,8 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklmeta.gradient_based import ReptileRegressor
-    >>> from sklmeta.datasets._sinusoid import SinusoidTasks
+    >>> from sklmeta import ReptileRegressor
+    >>> from sklmeta.datasets import SinusoidTasks
     >>> reg = ReptileRegressor(max_epochs=2, episodes_per_epoch=100, verbose=0,
     ...                        random_state=0)
     >>> reg = reg.meta_fit(SinusoidTasks(n_shot=5, random_state=0))
