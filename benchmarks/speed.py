@@ -1,4 +1,12 @@
-"""Speed of sklmeta's Prototypical Networks beside a bare PyTorch loop and peers.
+"""Speed of sklmeta's learners beside a bare PyTorch loop and peers.
+
+Two sections, run one after the other by default:
+
+- ``metric`` (this file): Prototypical Networks, below;
+- ``gradient`` (:mod:`speed_gradient`): seconds per meta-iteration and
+  peak memory of MAML (second- and first-order) and Reptile on Omniglot,
+  sinusoid MAML, and adaptation latency, beside a compute floor and
+  learn2learn's ``MAML`` at the same settings; its docstring has the details.
 
 Prototypical Networks at 5-way 5-shot with 15 queries per class, the Conv4
 encoder, on Omniglot episodes (Vinyals 'train' split for meta-training,
@@ -16,9 +24,10 @@ encoder, on Omniglot episodes (Vinyals 'train' split for meta-training,
 
 Usage::
 
-    python benchmarks/speed.py
-    python benchmarks/speed.py --episodes 10 --repeats 3   # a quick look
-    python benchmarks/speed.py --threads 1 --no-peers
+    python benchmarks/speed.py                 # both sections
+    python benchmarks/speed.py metric --episodes 10 --repeats 3   # a quick look
+    python benchmarks/speed.py metric --threads 1 --no-peers
+    python benchmarks/speed.py gradient --rows floor fomaml l2l-fomaml
 
 Each contender trains on ``--episodes`` episodes and answers ``--episodes``
 test episodes per round; after ``--warmup`` untimed rounds, ``--repeats``
@@ -422,6 +431,27 @@ def format_table(results, skipped, reference="sklmeta"):
 
 
 def main(argv=None):
+    """``metric [options]``, ``gradient [options]`` or, with no arguments, both."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "gradient":
+        import speed_gradient
+
+        return speed_gradient.main(argv[1:])
+    if argv and argv[0] == "metric":
+        return metric_main(argv[1:])
+    if argv and not argv[0].startswith("-"):
+        sys.exit(f"unknown section {argv[0]!r}; choose 'metric' or 'gradient'")
+    if argv:  # options alone: the metric section, as before the sections
+        return metric_main(argv)
+    use_fast_malloc()  # once here, before either section's output
+    metric_main([])
+    print("\n" + "=" * 78 + "\n", flush=True)
+    import speed_gradient
+
+    speed_gradient.main([])
+
+
+def metric_main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

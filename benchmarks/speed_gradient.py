@@ -17,12 +17,18 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
 - ``sinusoid``: one MAML meta-iteration on sinusoids (MLP 1-40-40-1, K=10,
   meta-batch 25), tasks batched with ``vmap`` and looped;
 - ``adapt``: adaptation latency, ``fit`` with 10 steps on a 5-way 5-shot
-  task plus ``predict`` on its 75 queries.
+  task plus ``predict`` on its 75 queries;
+- ``l2l-maml``, ``l2l-fomaml``, ``l2l-sinusoid``, ``l2l-adapt``: learn2learn's
+  ``MAML`` wrapper (``clone()`` then ``adapt()`` per task) at the settings of
+  the matching sklmeta rows, on the same network as a plain module; skipped
+  when learn2learn is not installed (it is never a dependency). Sinusoid
+  tasks are drawn beforehand for it, so its loop is timed alone.
 
 Usage::
 
     python benchmarks/speed_gradient.py
     python benchmarks/speed_gradient.py --rows floor fomaml --repeats 3
+    python benchmarks/speed.py gradient       # the same, as a section of speed.py
 
 Times are medians over ``--repeats`` after ``--warmup`` untimed rounds:
 wall-clock seconds and the process's CPU seconds (on a machine shared with
@@ -45,8 +51,13 @@ import numpy as np
 import torch
 
 N_WAY, N_SHOT, N_QUERY, META_BATCH = 5, 1, 15, 32
-ROWS = ("floor", "fomaml", "maml", "reptile", "maml-5steps", "fomaml-5steps", "maml-vmap",
-        "sinusoid-vmap", "sinusoid-loop", "adapt")
+SKLMETA_ROWS = ("floor", "fomaml", "maml", "reptile", "maml-5steps", "fomaml-5steps",
+                "maml-vmap", "sinusoid-vmap", "sinusoid-loop", "adapt")
+PEER_ROWS = ("l2l-maml", "l2l-fomaml", "l2l-sinusoid", "l2l-adapt")
+ROWS = SKLMETA_ROWS + PEER_ROWS
+# each learn2learn row and the sklmeta row it is compared with
+PEER_OF = {"l2l-maml": "maml", "l2l-fomaml": "fomaml", "l2l-sinusoid": "sinusoid-vmap",
+           "l2l-adapt": "adapt"}
 
 
 def use_fast_malloc():
@@ -103,8 +114,118 @@ def conv_learner(row, device):
                           **common)
 
 
+def load_learn2learn_maml():
+    """learn2learn's ``MAML`` wrapper, or raise ImportError saying why not.
+
+    Its package ``__init__`` imports torchvision, which may not import beside
+    the installed torch; ``algorithms/maml.py`` itself needs torch alone, so
+    it is loaded skipping the packages' ``__init__`` (as benchmarks/speed.py
+    loads the metric-based peers).
+    """
+    from speed import load_peer
+
+    cls, note = load_peer("learn2learn", "learn2learn.algorithms",
+                          "learn2learn.algorithms.maml", "MAML")
+    if cls is None:
+        raise ImportError(f"learn2learn: {note}")
+    return cls
+
+
+def l2l_conv_network():
+    """The network of the sklmeta rows as a plain module: four strided 3x3
+    convolutions of 64 filters, batch norm from the batch's statistics, ReLU,
+    then a 5-way linear head."""
+    layers, c_in = [], 1
+    for _ in range(4):
+        layers += [torch.nn.Conv2d(c_in, 64, 3, stride=2, padding=1),
+                   torch.nn.BatchNorm2d(64, track_running_stats=False), torch.nn.ReLU()]
+        c_in = 64
+    return torch.nn.Sequential(torch.nn.Unflatten(1, (1, 28, 28)), *layers,
+                               torch.nn.Flatten(), torch.nn.Linear(256, N_WAY))
+
+
+def l2l_round(row, device):
+    """learn2learn's ``clone()``/``adapt()`` loop at the sklmeta rows' settings."""
+    MAML = load_learn2learn_maml()
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    if row == "l2l-sinusoid":
+        from sklmeta.datasets import SinusoidTasks
+
+        network = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(),
+                                      torch.nn.Linear(40, 40), torch.nn.ReLU(),
+                                      torch.nn.Linear(40, 1)).to(device)
+        maml = MAML(network, lr=0.01)
+        optimizer = torch.optim.Adam(maml.parameters(), lr=1e-3)
+        # tasks drawn beforehand as tensors: learn2learn's loop is timed alone
+        tasks = SinusoidTasks(n_shot=10, n_query=10, n_tasks=3 * 20 * 25, random_state=0)
+        tensors = [[torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)
+                    .reshape(-1, 1) for a in (t.X_support, t.y_support, t.X_query, t.y_query)]
+                   for t in tasks]
+        rounds = iter(range(10**9))
+
+        def run():
+            start = (next(rounds) % 3) * 20 * 25
+            for it in range(20):  # 20 meta-iterations per round, as the sklmeta rows
+                optimizer.zero_grad()
+                for xs, ys, xq, yq in tensors[start + 25 * it:start + 25 * (it + 1)]:
+                    learner = maml.clone()
+                    learner.adapt(F.mse_loss(learner(xs), ys))
+                    (F.mse_loss(learner(xq), yq) / 25).backward()
+                optimizer.step()
+
+        return run
+    network = l2l_conv_network().to(device)
+    if row == "l2l-adapt":
+        from sklmeta.datasets import load_omniglot
+        from sklmeta.model_selection import EpisodeSplit
+
+        test = load_omniglot(split="test")
+        X, y = np.array(test.data), test.target
+        maml = MAML(network, lr=0.4)
+        splits = EpisodeSplit(n_way=5, n_shot=5, n_query=15, n_episodes=1000,
+                              random_state=0).split(X, y)
+
+        def run():
+            support, query = next(splits)
+            xs = torch.as_tensor(X[support], device=device)
+            ys = torch.as_tensor(np.unique(y[support], return_inverse=True)[1], device=device)
+            learner = maml.clone()
+            for _ in range(10):
+                learner.adapt(F.cross_entropy(learner(xs), ys))
+            with torch.no_grad():
+                learner(torch.as_tensor(X[query], device=device)).argmax(1).cpu()
+
+        return run
+    X, y = omniglot_pool()
+    maml = MAML(network, lr=0.4, first_order=row == "l2l-fomaml")
+    optimizer = torch.optim.Adam(maml.parameters(), lr=1e-3)
+    from sklmeta.gradient_based import MAMLClassifier
+
+    # the same episodes as the sklmeta rows, drawn beforehand
+    est = MAMLClassifier(encoder="conv4", n_way=N_WAY, n_shot=N_SHOT, n_query=N_QUERY,
+                         max_epochs=0, verbose=0, random_state=0, device=device).meta_fit(X, y)
+    episodes = est._episode_source(X, y, device, "X")
+    episodes.seed(0)
+    batches = [[episodes.draw() for _ in range(META_BATCH)] for _ in range(3)]
+    rounds = iter(range(10**9))
+
+    def run():
+        optimizer.zero_grad()
+        for episode in batches[next(rounds) % 3]:
+            learner = maml.clone()
+            learner.adapt(F.cross_entropy(learner(episode.x_support), episode.y_support))
+            loss = F.cross_entropy(learner(episode.x_query), episode.y_query)
+            (loss / META_BATCH).backward()
+        optimizer.step()
+
+    return run
+
+
 def make_round(row, device):
     """A function running one timed round of ``row``."""
+    if row.startswith("l2l-"):
+        return l2l_round(row, device)
     if row == "floor":
         from sklmeta.gradient_based import MAMLClassifier
 
@@ -183,7 +304,7 @@ def measure(row, device, warmup, repeats):
         if i >= warmup:
             walls.append(wall)
             cpus.append(cpu)
-    per_round = 20 if row.startswith("sinusoid") else 1
+    per_round = 20 if "sinusoid" in row else 1
     memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
               else rss_mb("VmHWM") - before)
     return {
@@ -226,25 +347,44 @@ def main(argv=None):
         if args.threads:
             command += ["--threads", str(args.threads)]
         out = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+        if out.returncode and "ImportError: learn2learn" in out.stderr:
+            print(f"  {row}: skipped, {out.stderr.strip().splitlines()[-1]}")
+            continue
         if out.returncode:
             print(f"{row}: failed\n{out.stderr[-2000:]}")
             continue
         results[row] = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  {row}: {out.stdout.strip().splitlines()[-1]}", flush=True)
-    floor = results.get("floor")
-    print(f"\n{'row':<16}{'wall ms':>10}{'(min)':>10}{'cpu ms':>10}{'peak MB':>10}"
-          f"{'wall/floor':>12}{'cpu/floor':>11}")
-    for row, r in results.items():
-        ratio = ("" if floor is None or row.startswith(("sinusoid", "adapt")) else
-                 f"{r['wall'] / floor['wall']:>12.2f}{r['cpu'] / floor['cpu']:>11.2f}")
-        print(f"{row:<16}{1000 * r['wall']:>10.1f}{1000 * r['min_wall']:>10.1f}"
-              f"{1000 * r['cpu']:>10.1f}{r['memory_mb']:>10.0f}{ratio}")
-    print("\nmaml/fomaml/reptile: one meta-iteration of 32 tasks (5-way 1-shot, 15 "
-          "queries); -5steps: five inner steps; floor: one supervised step over the "
-          "same 2560 images; sinusoid: one meta-iteration of 25 tasks; adapt: fit "
-          f"(10 steps, 5-way 5-shot) + predict (75 queries). Load average after: "
-          f"{os.getloadavg()[0]:.1f}")
+    print()
+    print(format_table(results))
 
+
+def format_table(results):
+    """The rows with their ratios to the floor and learn2learn's speed-ups."""
+    floor = results.get("floor")
+    lines = [f"{'row':<16}{'wall ms':>10}{'(min)':>10}{'cpu ms':>10}{'peak MB':>10}"
+             f"{'wall/floor':>12}{'cpu/floor':>11}"]
+    for row, r in results.items():
+        ratio = ("" if floor is None or "sinusoid" in row or "adapt" in row else
+                 f"{r['wall'] / floor['wall']:>12.2f}{r['cpu'] / floor['cpu']:>11.2f}")
+        lines.append(f"{row:<16}{1000 * r['wall']:>10.1f}{1000 * r['min_wall']:>10.1f}"
+                     f"{1000 * r['cpu']:>10.1f}{r['memory_mb']:>10.0f}{ratio}")
+    pairs = [(peer, ours) for peer, ours in PEER_OF.items()
+             if peer in results and ours in results]
+    if pairs:
+        lines += ["", f"{'sklmeta vs learn2learn':<24}{'speed-up (l2l wall / sklmeta wall)':>36}"
+                      f"{'memory (sklmeta / l2l)':>26}"]
+        for peer, ours in pairs:
+            speedup = results[peer]["wall"] / results[ours]["wall"]
+            memory = results[ours]["memory_mb"] / max(results[peer]["memory_mb"], 1e-9)
+            lines.append(f"{ours + ' vs ' + peer:<24}{speedup:>35.2f}x{memory:>25.2f}x")
+    lines += ["", "maml/fomaml/reptile: one meta-iteration of 32 tasks (5-way 1-shot, 15 "
+              "queries); -5steps: five inner steps; floor: one supervised step over the "
+              "same 2560 images; sinusoid: one meta-iteration of 25 tasks; adapt: fit "
+              "(10 steps, 5-way 5-shot) + predict (75 queries); l2l-*: learn2learn's "
+              "MAML clone()/adapt() loop at the same settings. Load average after: "
+              f"{os.getloadavg()[0]:.1f}"]
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

@@ -96,6 +96,26 @@ def test_batched_and_looped_meta_gradients_agree(name, make_body, params):
         torch.testing.assert_close(batched[key], looped[key], rtol=1e-9, atol=1e-12)
 
 
+def test_fused_batch_norm_matches_the_mean_var_form():
+    """Outside torch.func transforms the body uses torch's fused batch norm."""
+    from sklmeta.gradient_based._functional import ConvBody
+
+    torch.manual_seed(0)
+    body = ConvBody(input_shape=(1, 6, 6), hidden_channels=3, n_blocks=2).double()
+    for norm in body.norms:
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.normal_()
+    x = torch.randn(7, 36, dtype=torch.float64)
+    fused = body(x)
+    explicit = body(x, stats=[])  # recording the statistics takes the mean/var form
+    torch.testing.assert_close(fused, explicit, rtol=1e-12, atol=1e-12)
+    weights = list(body.parameters())
+    g_fused = torch.autograd.grad(fused.pow(2).sum(), weights)
+    g_explicit = torch.autograd.grad(body(x, stats=[]).pow(2).sum(), weights)
+    for a, b in zip(g_fused, g_explicit):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("params", CONFIGS[:3], ids=["maml", "metasgd", "anil"])
 @pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
 def test_second_order_meta_gradient_matches_finite_differences(name, make_body, params):

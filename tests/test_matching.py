@@ -153,8 +153,27 @@ def test_tabular_few_shot_with_mlp_encoder():
     assert trained.mean > baseline.mean + 0.05, (trained, baseline)
 
 
+def test_temperature_divides_the_cosines(meta_fitted, blobs):
+    X_s, y_s, X_q, _ = support_and_queries(blobs)
+    X, y = blobs
+    sharp = clone(meta_fitted).set_params(temperature=0.1)
+    assert not hasattr(sharp, "encoder_")  # a new temperature is a new model
+    sharp.meta_fit(X[y < 20], y[y < 20]).fit(X_s, y_s)
+    with torch.no_grad():
+        f = torch.nn.functional.normalize(sharp.encoder_(torch.as_tensor(X_q)), dim=1)
+        g = torch.nn.functional.normalize(sharp.encoder_(torch.as_tensor(X_s)), dim=1)
+        attention = torch.softmax(f @ g.T / 0.1, dim=1).numpy()
+    expected = np.stack([attention[:, y_s == c].sum(axis=1) for c in sharp.classes_], axis=1)
+    np.testing.assert_allclose(sharp.predict_proba(X_q), expected, atol=1e-5)
+
+
 def test_parameters_are_checked():
     X, y = np.zeros((4, 3)), [0, 1, 0, 1]
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            MatchingNetClassifier(temperature=bad, verbose=0).fit(X, y)
+    with pytest.raises(TypeError, match="temperature"):
+        MatchingNetClassifier(temperature="low", verbose=0).fit(X, y)
     with pytest.raises(TypeError, match="fce must be a bool"):
         MatchingNetClassifier(fce="yes", verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="n_fce_steps must be >= 1"):

@@ -2,7 +2,8 @@
 
 The paper's Omniglot figures are without full context embeddings, as here:
 cosine attention over the support set in the four-block convolutional
-embedding.
+embedding. ``--temperature`` divides the cosines before the softmax (1.0 is
+the paper's plain cosine; the default 0.1 meta-trains faster).
 """
 
 from sklmeta.metric_based import MatchingNetClassifier
@@ -11,10 +12,15 @@ PAPER = {(5, 1): 98.1, (5, 5): 98.9, (20, 1): 93.8, (20, 5): 98.5}
 DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
 
 
+def add_arguments(parser):
+    parser.add_argument("--temperature", type=float, default=0.1)
+
+
 def build(args, callbacks):
     return MatchingNetClassifier(
         encoder="conv4",
         fce=False,
+        temperature=args.temperature,
         n_way=args.train_way,
         n_shot=args.train_shot,
         n_query=args.train_query,
