@@ -30,7 +30,8 @@ Usage::
     python benchmarks/speed_gradient.py --rows floor fomaml --repeats 3
     python benchmarks/speed.py gradient       # the same, as a section of speed.py
 
-Times are medians over ``--repeats`` after ``--warmup`` untimed rounds:
+Times are medians over ``--repeats`` after ``--warmup`` untimed rounds (and
+over ``--cycles`` passes through the rows, each row in turn):
 wall-clock seconds and the process's CPU seconds (on a machine shared with
 other work the CPU time is the steadier figure). Peak memory is the growth
 of the process's peak resident set (reset through ``/proc/self/clear_refs``
@@ -321,6 +322,10 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--cycles", type=int, default=1,
+                        help="run the rows in turn this many times (a slow drift of "
+                             "the machine's speed then reaches every row alike); "
+                             "the median over cycles is reported")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--default-malloc", action="store_true",
@@ -338,25 +343,46 @@ def main(argv=None):
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} "
           f"CPUs, device {device}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')!r}; median of {args.repeats} rounds after {args.warmup} "
-          f"warm-up; load average before: {os.getloadavg()[0]:.1f}")
-    results = {}
-    for row in args.rows:
-        command = [sys.executable, __file__, "--child", row, "--device", args.device,
-                   "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
-        if args.threads:
-            command += ["--threads", str(args.threads)]
-        out = subprocess.run(command, capture_output=True, text=True, env=os.environ)
-        if out.returncode and "ImportError: learn2learn" in out.stderr:
-            print(f"  {row}: skipped, {out.stderr.strip().splitlines()[-1]}")
-            continue
-        if out.returncode:
-            print(f"{row}: failed\n{out.stderr[-2000:]}")
-            continue
-        results[row] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {row}: {out.stdout.strip().splitlines()[-1]}", flush=True)
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')!r}; median of "
+          f"{args.repeats} rounds after {args.warmup} warm-up, over {args.cycles} "
+          f"cycle(s) through the rows; load average before: {os.getloadavg()[0]:.1f}")
+    if args.cycles < 1:
+        parser.error(f"--cycles must be at least 1, got {args.cycles}")
+    cycles, skipped = {}, set()
+    for cycle in range(args.cycles):
+        for row in args.rows:
+            if row in skipped:
+                continue
+            command = [sys.executable, __file__, "--child", row, "--device", args.device,
+                       "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+            if args.threads:
+                command += ["--threads", str(args.threads)]
+            out = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+            if out.returncode and "ImportError: learn2learn" in out.stderr:
+                print(f"  {row}: skipped, {out.stderr.strip().splitlines()[-1]}")
+                skipped.add(row)
+                continue
+            if out.returncode:
+                print(f"{row}: failed\n{out.stderr[-2000:]}")
+                skipped.add(row)
+                continue
+            cycles.setdefault(row, []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  cycle {cycle + 1} {row}: {out.stdout.strip().splitlines()[-1]}",
+                  flush=True)
+    results = {row: combine_cycles(runs) for row, runs in cycles.items()}
     print()
     print(format_table(results))
+
+
+def combine_cycles(runs):
+    """One row's figures over cycles: median times, least minimum, largest peak."""
+    return {
+        "row": runs[0]["row"],
+        "wall": statistics.median(r["wall"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
+        "min_wall": min(r["min_wall"] for r in runs),
+        "memory_mb": max(r["memory_mb"] for r in runs),
+    }
 
 
 def format_table(results):
