@@ -115,6 +115,8 @@ def main(argv=None):
     if args.resume:
         with open(args.resume, "rb") as f:
             learner = pickle.load(f)
+        if hasattr(learner, "steps"):
+            parser.error("--resume continues a single learner, not a meta-pipeline")
         learner.set_params(warm_start=True, max_epochs=args.max_epochs,
                            callbacks=standard_callbacks(args), verbose=args.verbose)
         print(f"resuming after {len(learner.history_)} epochs")
@@ -127,12 +129,14 @@ def main(argv=None):
     if args.save:
         with open(args.save, "wb") as f:
             pickle.dump(learner, f)
-    new_epochs = learner.history_[epochs_before:]
+    # a meta-pipeline (a front end, then the learner) reports its last step
+    history = learner.steps[-1][1].history_ if hasattr(learner, "steps") else learner.history_
+    new_epochs = history[epochs_before:]
     n_train = sum(sum(batch["train_batch_size"] for batch in epoch["batches"]) for epoch in new_epochs)
     print(f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
           f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} queries) in "
           f"{train_time:.0f} s = {n_train / train_time:.2f} episodes/s; "
-          f"last valid_acc {learner.history_[-1, 'valid_acc']:.4f}" if learner.history_ else "")
+          f"last valid_acc {history[-1, 'valid_acc']:.4f}" if history else "")
 
     paper = module.PAPER
     print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")

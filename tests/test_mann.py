@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklmeta import EpisodeSampler, evaluate_episodes
+from sklmeta import (
+    EncoderTransformer,
+    EpisodeSampler,
+    ProtoNetClassifier,
+    evaluate_episodes,
+    make_meta_pipeline,
+)
 from sklmeta.memory_based import MANNClassifier
 from sklmeta.memory_based._mann import MemoryController
 
@@ -197,3 +203,20 @@ def test_meta_training_learns_to_bind_labels_in_memory(easy_blobs):
     trained = evaluate_episodes(clf, X[y >= 30], y[y >= 30], **kwargs)
     baseline = evaluate_episodes(untrained, X[y >= 30], y[y >= 30], **kwargs)
     assert trained.mean > 0.6 and trained.mean > baseline.mean + 0.1, (trained, baseline)
+
+
+def test_a_meta_learned_front_end_in_a_meta_pipeline(easy_blobs):
+    """The documented recipe: a Prototypical Network embeds, the MANN binds."""
+    X, y = easy_blobs
+    front = EncoderTransformer(ProtoNetClassifier(
+        encoder="mlp", encoder__out_features=8, n_way=5, n_shot=2, n_query=3,
+        max_epochs=1, episodes_per_epoch=10, verbose=0, random_state=0, device="cpu"))
+    mann = MANNClassifier(**{**SMALL, "encoder": torch.nn.LayerNorm(8)}, n_way=5, n_shot=2,
+                          n_query=3, max_epochs=1, episodes_per_epoch=16)
+    pipe = make_meta_pipeline(front, mann).meta_fit(X[y < 30], y[y < 30])
+    embedder, fitted_mann = pipe[:-1], pipe.steps[-1][1]
+    assert fitted_mann.n_features_in_ == 8
+    X_support, y_support, X_query, _ = task(easy_blobs)
+    predicted = pipe.fit(X_support, y_support).predict(X_query)
+    by_hand = clone(fitted_mann).fit(embedder.transform(X_support), y_support)
+    np.testing.assert_array_equal(predicted, by_hand.predict(embedder.transform(X_query)))

@@ -272,6 +272,14 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
     *inside* the stream; :meth:`predict_online` does that, and
     ``benchmarks/mann_sequence.py`` reports its accuracy per presentation.
 
+    On images, the controller learns to bind labels far sooner from a
+    meta-learned embedding than from raw pixels. A meta-pipeline puts one in
+    front: ``make_meta_pipeline(EncoderTransformer(ProtoNetClassifier()),
+    MANNClassifier(encoder=torch.nn.LayerNorm(64)))`` meta-trains the
+    Prototypical Network, embeds the meta-training pool once and meta-trains
+    the MANN on the embeddings (64 features for 28x28 images with the Conv4
+    encoder); ``benchmarks/mann_sequence.py`` does this on Omniglot.
+
     The network has ``n_way`` label slots, so a task of more classes than
     ``n_way`` raises an error: meta-train with a larger ``n_way``. Tasks of
     fewer classes use the first slots only.
