@@ -18,11 +18,23 @@ def add_arguments(parser):
     parser.add_argument("--n-adapt-steps", type=int, default=50)
 
 
+class LinearAnneal:
+    """Step-size factor falling linearly from 1 to 0 over ``epochs``.
+
+    A class rather than a lambda, so that ``--save`` can pickle the learner.
+    """
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def __call__(self, epoch):
+        return max(0.0, 1.0 - epoch / self.epochs)
+
+
 def build(args, callbacks):
     budget = [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
     # the outer step size anneals linearly from 1 to 0 over the planned epochs
-    epochs = max(1, args.max_epochs)
-    anneal = LRScheduler("LambdaLR", lr_lambda=lambda epoch: max(0.0, 1.0 - epoch / epochs))
+    anneal = LRScheduler("LambdaLR", lr_lambda=LinearAnneal(max(1, args.max_epochs)))
     return ReptileClassifier(
         encoder="conv4",
         n_way=args.train_way,
