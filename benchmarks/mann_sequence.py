@@ -33,7 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from omniglot import TimeBudget, use_fast_malloc  # noqa: E402
+from omniglot import use_fast_malloc  # noqa: E402
+from time_budget import TimeBudget  # noqa: E402
 from omniglot_learners import mann  # noqa: E402
 
 from sklmeta import EpisodeSampler, MetaPipeline, evaluate_episodes  # noqa: E402

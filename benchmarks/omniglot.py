@@ -20,24 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import LRScheduler
 
 from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
 
-
-class TimeBudget(Callback):
-    """Stop meta-training at the end of the epoch that exhausts a time budget."""
-
-    def __init__(self, minutes):
-        self.minutes = minutes
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, net, **kwargs):
-        if time.perf_counter() - self.start_ > 60 * self.minutes:
-            raise KeyboardInterrupt
+sys.path.insert(0, str(Path(__file__).parent))
+from time_budget import TimeBudget  # noqa: E402
 
 
 def learner_module(name):

@@ -86,7 +86,7 @@ def main(argv=None):
         from pathlib import Path
 
         sys.path.insert(0, str(Path(__file__).parent))
-        from omniglot import TimeBudget
+        from time_budget import TimeBudget
 
         callbacks.append(TimeBudget(args.budget_minutes))
     episodes_per_epoch = 100 * args.meta_batch_size
