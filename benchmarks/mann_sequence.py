@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from omniglot import use_fast_malloc  # noqa: E402
+from omniglot import final_step, use_fast_malloc  # noqa: E402
 from time_budget import TimeBudget  # noqa: E402
 from omniglot_learners import mann  # noqa: E402
 
@@ -67,11 +67,6 @@ def instance_accuracy(learner, X, y, n_streams, n_way, per_class, seed):
     mean = correct.mean(axis=0)
     ci95 = 1.96 * correct.std(axis=0, ddof=1) / np.sqrt(n_streams)
     return mean, ci95
-
-
-def final_step(learner):
-    """The MANN itself: the last step of a meta-pipeline, or the learner."""
-    return learner.steps[-1][1] if isinstance(learner, MetaPipeline) else learner
 
 
 def stream_inputs(learner, X):
@@ -142,6 +137,8 @@ def main(argv=None):
         parser.add_argument("--" + name.replace("_", "-"), type=int,
                             default=mann.DEFAULTS[name])
     args = parser.parse_args(argv)
+    if args.warmup_way and args.front_end != "pixels":
+        parser.error("--warmup-way needs --front-end pixels")
     if not args.default_malloc:
         use_fast_malloc()
 
@@ -153,8 +150,6 @@ def main(argv=None):
           f"{args.budget_minutes} min; front end {args.front_end}"
           + (f", budget {args.front_end_minutes} min" if args.front_end != "pixels" else ""))
 
-    if args.warmup_way and args.front_end != "pixels":
-        parser.error("--warmup-way needs --front-end pixels")
     if args.load:
         with open(args.load, "rb") as f:
             learner = pickle.load(f)

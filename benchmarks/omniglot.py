@@ -29,6 +29,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from time_budget import TimeBudget  # noqa: E402
 
 
+def final_step(learner):
+    """The learner itself: the last step of a meta-pipeline (front end, then
+    learner), or the learner given."""
+    return learner.steps[-1][1] if hasattr(learner, "steps") else learner
+
+
 def learner_module(name):
     return importlib.import_module(f"omniglot_learners.{name}")
 
@@ -118,8 +124,7 @@ def main(argv=None):
     if args.save:
         with open(args.save, "wb") as f:
             pickle.dump(learner, f)
-    # a meta-pipeline (a front end, then the learner) reports its last step
-    history = learner.steps[-1][1].history_ if hasattr(learner, "steps") else learner.history_
+    history = final_step(learner).history_
     new_epochs = history[epochs_before:]
     n_train = sum(sum(batch["train_batch_size"] for batch in epoch["batches"]) for epoch in new_epochs)
     print(f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
