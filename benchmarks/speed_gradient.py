@@ -10,7 +10,8 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
   inner step (Reptile: one full-batch step on the task's 80 images);
   ``-5steps``: five inner steps; ``maml-vmap``: the 32 tasks batched with
   :func:`torch.vmap` instead of looped (what ``batch_tasks='auto'`` avoids
-  on a CPU);
+  on a CPU); ``maml-loop``: the 32 tasks looped (what ``'auto'`` avoids on
+  CUDA);
 - ``floor``: one plain supervised forward + backward + Adam step of the same
   network over the same 32 x 80 images in one batch, the least any of them
   can cost;
@@ -53,7 +54,7 @@ import torch
 
 N_WAY, N_SHOT, N_QUERY, META_BATCH = 5, 1, 15, 32
 SKLMETA_ROWS = ("floor", "fomaml", "maml", "reptile", "maml-5steps", "fomaml-5steps",
-                "maml-vmap", "sinusoid-vmap", "sinusoid-loop", "adapt")
+                "maml-vmap", "maml-loop", "sinusoid-vmap", "sinusoid-loop", "adapt")
 PEER_ROWS = ("l2l-maml", "l2l-fomaml", "l2l-sinusoid", "l2l-adapt")
 ROWS = SKLMETA_ROWS + PEER_ROWS
 # each learn2learn row and the sklmeta row it is compared with
@@ -107,7 +108,7 @@ def conv_learner(row, device):
                   max_epochs=1, episodes_per_epoch=META_BATCH, meta_batch_size=META_BATCH,
                   verbose=0, random_state=0, device=device)
     steps = 5 if row.endswith("5steps") else 1
-    common["batch_tasks"] = True if row.endswith("vmap") else "auto"
+    common["batch_tasks"] = {"vmap": True, "loop": False}.get(row.rsplit("-", 1)[-1], "auto")
     if row.startswith("reptile"):
         return ReptileClassifier(n_inner_steps=steps, inner_batch_size=None,
                                  **common)

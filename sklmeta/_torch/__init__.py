@@ -2,6 +2,6 @@
 
 from ._convert import to_numpy, to_tensor
 from ._device import resolve_device
-from ._seed import seeded
+from ._seed import random_permutation, seeded
 
-__all__ = ["resolve_device", "seeded", "to_numpy", "to_tensor"]
+__all__ = ["random_permutation", "resolve_device", "seeded", "to_numpy", "to_tensor"]

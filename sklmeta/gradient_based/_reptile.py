@@ -3,6 +3,7 @@
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 
+from .._torch import random_permutation
 from ..utils._validation import check_int, check_option
 from ._base import ClassifierOutputMixin, GradientMetaEstimator, RegressorOutputMixin
 from ._functional import accuracy, descent_steps, task_loss
@@ -26,7 +27,7 @@ class _Reptile(GradientMetaEstimator):
         if size is None or size >= n:
             return None
         n_epochs = -(-n_steps * size // n)
-        order = torch.cat([torch.randperm(n, device=device) for _ in range(n_epochs)])
+        order = torch.cat([random_permutation(n, device) for _ in range(n_epochs)])
         return list(order[: n_steps * size].view(n_steps, size))
 
     def _descend(self, params, x, y, n_steps, batched, batches=None):

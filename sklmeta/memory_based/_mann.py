@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .._torch import resolve_device, to_numpy, to_tensor
+from .._torch import random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator
 from ..encoders import build_encoder, output_dim
 from ..utils._validation import check_float, check_int
@@ -448,8 +448,8 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
             self._check_n_classes(episode.n_way)
             x = torch.cat([episode.x_support, episode.x_query])
             y = torch.cat([episode.y_support, episode.y_query])
-            order = torch.randperm(len(y), device=device)
-            slots = torch.randperm(self.n_way, device=device)[: episode.n_way]
+            order = random_permutation(len(y), device)
+            slots = random_permutation(self.n_way, device)[: episode.n_way]
             rows.append(x[order])
             targets.append(slots[y[order]])
         x = torch.stack(rows)
@@ -472,7 +472,7 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
         self.controller_.eval()
         features = self._features(X)
         n_orders = self.n_support_orders
-        orders = torch.stack([torch.randperm(len(y), device=y.device) for _ in range(n_orders)])
+        orders = torch.stack([random_permutation(len(y), y.device) for _ in range(n_orders)])
         with torch.no_grad():
             state = self.controller_.initial_state(n_orders, X.device)
             _, state = self.controller_(features[orders], y[orders], state)

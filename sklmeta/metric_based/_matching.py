@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from torch import nn
 
-from .._torch import to_numpy
+from .._torch import random_permutation, to_numpy
 from ..base import BaseMetaEstimator
 from ..encoders import build_encoder, output_dim
 from ..utils._validation import check_bool, check_float, check_int
@@ -274,7 +274,7 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         z = self.encoder_(torch.cat([episode.x_support, episode.x_query]))
         support, labels = z[:n_support], episode.y_support
         if self.fce_ is not None:
-            order = torch.randperm(n_support, device=support.device)
+            order = random_permutation(n_support, support.device)
             support, labels = support[order], labels[order]
         proba = self._attention_proba(z[n_support:], support, labels, episode.n_way)
         loss = F.nll_loss(torch.log(proba.clamp_min(1e-12)), episode.y_query)

@@ -9,7 +9,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .._torch import resolve_device, to_numpy, to_tensor
+from .._torch import random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator
 from ..encoders import build_encoder, output_dim
 from ..utils._validation import check_float, check_option
@@ -303,7 +303,7 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
         positives = same.nonzero().squeeze(1)
         negatives = (~same).nonzero().squeeze(1)
         # balanced pairs: every same-class pair and as many others at random
-        keep = torch.randperm(len(negatives), device=z.device)[: len(positives)]
+        keep = random_permutation(len(negatives), z.device)[: len(positives)]
         pairs = torch.cat([positives, negatives[keep]])
         loss = self._pair_loss(z[first[pairs]], z[second[pairs]], same[pairs])
         with torch.no_grad():
