@@ -45,10 +45,8 @@ def available_learners():
 
 
 def standard_callbacks(args):
-    # the Prototypical Networks paper halves the learning rate every 2000 episodes
-    callbacks = [
-        LRScheduler("StepLR", step_size=max(1, 2000 // args.episodes_per_epoch), gamma=0.5),
-    ]
+    step = max(1, round(args.lr_halving_episodes / args.episodes_per_epoch))
+    callbacks = [LRScheduler("StepLR", step_size=step, gamma=0.5)]
     if args.budget_minutes:
         callbacks.append(TimeBudget(args.budget_minutes))
     return callbacks
@@ -82,7 +80,15 @@ def main(argv=None):
     parser.add_argument("--train-query", type=int, default=5)
     parser.add_argument("--n-episodes", type=int, default=600, help="test episodes per setting")
     parser.add_argument("--n-query", type=int, default=15, help="test queries per class")
-    parser.add_argument("--n-val-episodes", type=int, default=100)
+    parser.add_argument("--n-val-episodes", type=int, default=20,
+                        help="validation episodes after each epoch (at 100, validating "
+                             "cost about as much as training)")
+    parser.add_argument("--lr-halving-episodes", type=int,
+                        default=getattr(module, "LR_HALVING_EPISODES", 2000),
+                        help="halve the meta learning rate after this many episodes "
+                             "(default: the learner's, else 2000 as in the Prototypical "
+                             "Networks paper; MAML, Reptile, MANN and fine-tuning keep "
+                             "their own schedules)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="stop meta-training after the epoch that passes this")
     parser.add_argument("--seed", type=int, default=0)
@@ -97,6 +103,8 @@ def main(argv=None):
         module.add_arguments(parser)
     parser.set_defaults(**getattr(module, "DEFAULTS", {}))
     args = parser.parse_args(argv)
+    if args.lr_halving_episodes < 1:
+        parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
         use_fast_malloc()
 

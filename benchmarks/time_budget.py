@@ -21,3 +21,8 @@ class TimeBudget(Callback):
     def on_epoch_end(self, net, **kwargs):
         if time.perf_counter() - self.start_ > 60 * self.minutes:
             raise KeyboardInterrupt
+
+
+def time_budgets(callbacks):
+    """The :class:`TimeBudget` callbacks among ``callbacks``, in a new list."""
+    return [cb for cb in callbacks if isinstance(cb, TimeBudget)]

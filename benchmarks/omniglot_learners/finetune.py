@@ -11,6 +11,8 @@ the reference column is empty (nan).
 import torch
 from skorch.callbacks import Callback
 
+from time_budget import time_budgets
+
 PAPER = {(5, 1): float("nan"), (5, 5): float("nan"),
          (20, 1): float("nan"), (20, 5): float("nan")}
 DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
@@ -42,7 +44,7 @@ def build(args, callbacks):
 
     # epochs are whole passes over the pool here: the episode-based step
     # schedule of the shared LR scheduler does not apply; keep the time budget
-    budget = [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+    budget = time_budgets(callbacks)
     if args.save_encoder:
         budget.append(SaveEncoder(args.save_encoder))
     return FineTuneClassifier(

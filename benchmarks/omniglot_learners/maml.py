@@ -2,6 +2,8 @@
 
 from sklmeta.gradient_based import MAMLClassifier
 
+from time_budget import time_budgets
+
 # Finn et al., Table 1: 5-way 1/5-shot, 20-way 1/5-shot
 PAPER = {(5, 1): 98.7, (5, 5): 99.9, (20, 1): 95.8, (20, 5): 98.9}
 DEFAULTS = {"train_way": 5, "train_shot": 1, "train_query": 5, "episodes_per_epoch": 320}
@@ -17,7 +19,7 @@ def add_arguments(parser):
 
 def keep_time_budget(callbacks):
     # MAML uses a constant meta learning rate: drop the standard LR schedule
-    return [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+    return time_budgets(callbacks)
 
 
 def build(args, callbacks, **options):

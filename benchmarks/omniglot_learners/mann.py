@@ -36,6 +36,8 @@ from torch import nn
 from sklmeta import EncoderTransformer, ProtoNetClassifier, make_meta_pipeline
 from sklmeta.memory_based import MANNClassifier
 
+from time_budget import TimeBudget, time_budgets
+
 # The paper reports accuracy per presentation of a class in a 50-step stream
 # (5-way, LRUA): its 2nd and 5th instances, after one and after four
 # examples of the class, are the closest analogues of 1-shot and 5-shot
@@ -104,10 +106,7 @@ def protonet_front_end(args, budget):
 
 def front_end_budget(callbacks, minutes):
     """A copy of the time budget among ``callbacks``, for ``minutes``; None if absent."""
-    for cb in callbacks:
-        if type(cb).__name__ == "TimeBudget":
-            return type(cb)(minutes)
-    return None
+    return TimeBudget(minutes) if time_budgets(callbacks) else None
 
 
 def build(args, callbacks):

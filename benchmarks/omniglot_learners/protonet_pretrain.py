@@ -19,6 +19,8 @@ from sklmeta import ProtoNetClassifier
 from sklmeta.baselines import pretrain_encoder
 from sklmeta.datasets import load_omniglot
 
+from time_budget import time_budgets
+
 PAPER = {(5, 1): 98.8, (5, 5): 99.7, (20, 1): 96.0, (20, 5): 98.9}
 DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
 
@@ -34,7 +36,7 @@ def add_arguments(parser):
 
 
 def build(args, callbacks):
-    budget = [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+    budget = time_budgets(callbacks)
     pretrain_callbacks = []
     if args.pretrain_minutes and budget:
         pretrain_callbacks.append(type(budget[0])(args.pretrain_minutes))

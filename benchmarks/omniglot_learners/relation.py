@@ -12,6 +12,11 @@ for 1 and 5 shots. It meta-trains on 20-way 1-shot episodes (cheaper than
 from sklmeta.metric_based import RelationNetClassifier
 
 PAPER = {(5, 1): 99.6, (5, 5): 99.8, (20, 1): 97.6, (20, 5): 99.1}
+# Halving every 2000 episodes (the Prototypical Networks schedule), 20-way
+# 1-shot validation accuracy stalled at 0.943 after about 6000 episodes;
+# halving every 5000 (and training 30 minutes instead of 20) it reached 0.95
+# and every test setting gained.
+LR_HALVING_EPISODES = 5000
 DEFAULTS = {"train_way": 20, "train_shot": 1, "train_query": 5}
 
 

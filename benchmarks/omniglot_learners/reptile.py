@@ -4,6 +4,8 @@ from skorch.callbacks import LRScheduler
 
 from sklmeta.gradient_based import ReptileClassifier
 
+from time_budget import time_budgets
+
 # Nichol et al., Table 1 (transductive): 5-way 1/5-shot, 20-way 1/5-shot
 PAPER = {(5, 1): 95.39, (5, 5): 98.90, (20, 1): 88.14, (20, 5): 96.65}
 # 10 examples per class for training: the paper's "train shots"
@@ -32,7 +34,7 @@ class LinearAnneal:
 
 
 def build(args, callbacks):
-    budget = [cb for cb in callbacks if type(cb).__name__ == "TimeBudget"]
+    budget = time_budgets(callbacks)
     # the outer step size anneals linearly from 1 to 0 over the planned epochs
     anneal = LRScheduler("LambdaLR", lr_lambda=LinearAnneal(max(1, args.max_epochs)))
     return ReptileClassifier(
