@@ -26,6 +26,8 @@ from sklmeta import (
 )
 from sklmeta.datasets._sinusoid import SinusoidTasks
 
+from test_maml import meta_gradient
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 EPISODES = dict(encoder="mlp", n_way=5, n_shot=2, n_query=5, max_epochs=2,
@@ -131,22 +133,11 @@ def test_maml_batches_tasks_on_the_gpu_with_the_looped_meta_gradient(blobs, firs
     episodes.seed(0)
     batch = [episodes.draw() for _ in range(4)]
     assert est._batched(batch)
-    network = est.network_.double()
-
-    def meta_gradient(batched):
-        network.zero_grad(set_to_none=True)
-        tasks = [(ep.x_support.double(), ep.y_support, ep.x_query.double(), ep.y_query)
-                 for ep in batch]
-        if batched:
-            stacked = [torch.stack(parts) for parts in zip(*tasks)]
-            losses, _ = torch.vmap(lambda *t: est._query_loss(*t, 5, True))(*stacked)
-            losses.sum().backward()
-        else:
-            for t in tasks:
-                est._query_loss(*t, 5, False)[0].backward()
-        return {name: p.grad.clone() for name, p in network.named_parameters()}
-
-    looped, batched = meta_gradient(False), meta_gradient(True)
+    est.network_.double()
+    tasks = [(ep.x_support.double(), ep.y_support, ep.x_query.double(), ep.y_query)
+             for ep in batch]
+    looped = meta_gradient(est, tasks, batched=False, n_outputs=5)
+    batched = meta_gradient(est, tasks, batched=True, n_outputs=5)
     for name in looped:
         assert looped[name].is_cuda
         torch.testing.assert_close(batched[name], looped[name], rtol=1e-9, atol=1e-12)

@@ -57,16 +57,16 @@ def tiny_tasks(n_tasks=3, n_way=3, n_shot=2, n_query=2, seed=0):
     ]
 
 
-def meta_gradient(est, tasks, batched):
+def meta_gradient(est, tasks, batched, n_outputs=3):
     network = est.network_
     network.zero_grad(set_to_none=True)
     if batched:
         stacked = [torch.stack(parts) for parts in zip(*tasks)]
-        losses, _ = torch.vmap(lambda *t: est._query_loss(*t, 3, True))(*stacked)
+        losses, _ = torch.vmap(lambda *t: est._query_loss(*t, n_outputs, True))(*stacked)
         losses.sum().backward()
     else:
         for task in tasks:
-            est._query_loss(*task, 3, False)[0].backward()
+            est._query_loss(*task, n_outputs, False)[0].backward()
     return {name: p.grad.clone() for name, p in network.named_parameters()}
 
 
