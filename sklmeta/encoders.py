@@ -7,6 +7,7 @@ reshaped inside the encoder from its ``input_shape``.
 """
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -14,14 +15,16 @@ from torch import nn
 __all__ = ["Conv4", "MLP", "build_encoder", "infer_image_shape"]
 
 
-def conv_block(in_channels, out_channels):
-    """3x3 convolution, batch norm, ReLU and 2x2 max-pooling."""
-    return nn.Sequential(
+def conv_block(in_channels, out_channels, pool=True):
+    """3x3 convolution, batch norm, ReLU and (if ``pool``) 2x2 max-pooling."""
+    layers = [
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(),
-        nn.MaxPool2d(2),
-    )
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers)
 
 
 class Conv4(nn.Module):
@@ -40,6 +43,12 @@ class Conv4(nn.Module):
         Filters per convolution.
     n_blocks : int, default=4
         Number of blocks.
+    n_pooled_blocks : int or None, default=None
+        Only the first ``n_pooled_blocks`` blocks end in max-pooling; the
+        later ones keep the size of their feature maps, as in the embedding
+        of Relation Networks (Sung et al., 2018: four blocks, the first two
+        pooled; 64x7x7 feature maps on 28x28 images here, where every
+        convolution is padded). None pools in every block.
 
     Examples
     --------
@@ -47,18 +56,34 @@ class Conv4(nn.Module):
     >>> from sklmeta.encoders import Conv4
     >>> Conv4()(torch.zeros(2, 784)).shape
     torch.Size([2, 64])
+    >>> Conv4(n_pooled_blocks=2).blocks(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 64, 7, 7])
     """
 
-    def __init__(self, input_shape=(1, 28, 28), hidden_channels=64, n_blocks=4):
+    def __init__(self, input_shape=(1, 28, 28), hidden_channels=64, n_blocks=4,
+                 n_pooled_blocks=None):
         super().__init__()
         if len(input_shape) != 3:
             raise ValueError(
                 f"input_shape must be (channels, height, width), got {input_shape!r}."
             )
+        if n_pooled_blocks is not None and (
+                isinstance(n_pooled_blocks, bool)
+                or not isinstance(n_pooled_blocks, numbers.Integral)):
+            raise TypeError(
+                f"n_pooled_blocks must be None or an int, got {n_pooled_blocks!r}."
+            )
+        if n_pooled_blocks is not None and not 0 <= n_pooled_blocks <= n_blocks:
+            raise ValueError(
+                f"n_pooled_blocks must be None or between 0 and n_blocks={n_blocks}, "
+                f"got {n_pooled_blocks!r}."
+            )
         self.input_shape = tuple(int(d) for d in input_shape)
+        n_pooled = n_blocks if n_pooled_blocks is None else n_pooled_blocks
         channels = [self.input_shape[0]] + [hidden_channels] * n_blocks
         self.blocks = nn.Sequential(
-            *(conv_block(c_in, c_out) for c_in, c_out in zip(channels, channels[1:]))
+            *(conv_block(c_in, c_out, pool=i < n_pooled)
+              for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])))
         )
 
     def forward(self, x):

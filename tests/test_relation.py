@@ -140,6 +140,20 @@ def test_conv_relation_module_on_feature_maps():
     user = Conv4(input_shape=(1, 16, 16), n_blocks=1)
     est = RelationNetClassifier(encoder=user, relation_module="conv", verbose=0).fit(X, y)
     assert est.relation_.feature_shape == (64, 8, 8)
+    # the paper's embedding: four blocks, only the first two pooled
+    deep = RelationNetClassifier(encoder="conv4", encoder__n_pooled_blocks=2, verbose=0,
+                                 random_state=0, device="cpu").fit(X, y)
+    assert len(deep.encoder_.blocks) == 4
+    assert deep.relation_.feature_shape == (64, 4, 4)
+    assert deep.predict_proba(X).shape == (12, 3)
+
+
+@pytest.mark.parametrize("n_pooled_blocks, error", [
+    (-1, ValueError), (5, ValueError), (2.5, TypeError), (True, TypeError),
+])
+def test_conv4_rejects_bad_n_pooled_blocks(n_pooled_blocks, error):
+    with pytest.raises(error, match="n_pooled_blocks"):
+        Conv4(n_blocks=4, n_pooled_blocks=n_pooled_blocks)
 
 
 def test_meta_training_helps_on_unseen_classes(blobs):

@@ -134,8 +134,10 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
     encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
             default='auto'
         The embedding module. ``'conv4'`` is the four-block convolutional
-        network (``encoder__n_blocks=2`` keeps 7x7 feature maps on 28x28
-        images, as the convolutional relation module of the paper needs);
+        network; ``encoder__n_pooled_blocks=2`` pools in its first two
+        blocks only, as the paper's embedding does, and keeps 7x7 feature
+        maps on 28x28 images for the convolutional relation module
+        (``encoder__n_blocks=2`` keeps them too, with a shallower network);
         ``'mlp'`` a perceptron for tabular data; ``'auto'`` picks
         ``'conv4'`` for square images of side 16 or more and ``'mlp'``
         otherwise. A class is built with the ``encoder__*`` arguments; an
@@ -320,8 +322,8 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
             raise ValueError(
                 "relation_module='conv' needs a Conv4 encoder whose last feature map "
                 f"is at least 4x4; got {type(self.encoder_).__name__} with feature "
-                f"map {shape}. Use fewer encoder blocks (encoder__n_blocks=2 on "
-                "28x28 images) or relation_module='mlp'."
+                f"map {shape}. Pool in fewer encoder blocks (encoder__n_pooled_blocks=2 "
+                "on 28x28 images) or use relation_module='mlp'."
             )
         if self.relation_module == "conv" or (self.relation_module == "auto" and fits_conv):
             relation = ConvRelation(shape, self.relation_hidden_size or 8)
