@@ -17,11 +17,6 @@ def add_arguments(parser):
                         help="the paper evaluates 5-way Omniglot after 3 steps")
 
 
-def keep_time_budget(callbacks):
-    # MAML uses a constant meta learning rate: drop the standard LR schedule
-    return time_budgets(callbacks)
-
-
 def build(args, callbacks, **options):
     return MAMLClassifier(
         encoder="conv4",
@@ -35,7 +30,8 @@ def build(args, callbacks, **options):
         episodes_per_epoch=args.episodes_per_epoch,
         meta_batch_size=args.meta_batch_size,
         meta_lr=1e-3,
-        callbacks=keep_time_budget(callbacks),
+        # a constant meta learning rate: the standard LR schedule is dropped
+        callbacks=time_budgets(callbacks),
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,
         random_state=args.seed,

@@ -19,7 +19,7 @@ from sklmeta import ProtoNetClassifier
 from sklmeta.baselines import pretrain_encoder
 from sklmeta.datasets import load_omniglot
 
-from time_budget import time_budgets
+from time_budget import TimeBudget, time_budgets
 
 PAPER = {(5, 1): 98.8, (5, 5): 99.7, (20, 1): 96.0, (20, 5): 98.9}
 DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
@@ -39,7 +39,7 @@ def build(args, callbacks):
     budget = time_budgets(callbacks)
     pretrain_callbacks = []
     if args.pretrain_minutes and budget:
-        pretrain_callbacks.append(type(budget[0])(args.pretrain_minutes))
+        pretrain_callbacks.append(TimeBudget(args.pretrain_minutes))
     if args.pretrained_encoder:
         encoder = torch.load(args.pretrained_encoder, map_location="cpu", weights_only=False)
         print(f"pretrained encoder loaded from {args.pretrained_encoder}")
