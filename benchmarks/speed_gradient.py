@@ -11,7 +11,10 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
   ``-5steps``: five inner steps; ``maml-vmap``: the 32 tasks batched with
   :func:`torch.vmap` instead of looped (what ``batch_tasks='auto'`` avoids
   on a CPU); ``maml-loop``: the 32 tasks looped (what ``'auto'`` avoids on
-  CUDA);
+  CUDA); ``-transductive``: queries batch-normalised with their own
+  statistics (``transductive=True``), as learn2learn's loop does, instead
+  of with the support set's, which costs a second pass of the support set
+  through the network;
 - ``floor``: one plain supervised forward + backward + Adam step of the same
   network over the same 32 x 80 images in one batch, the least any of them
   can cost;
@@ -53,13 +56,16 @@ import numpy as np
 import torch
 
 N_WAY, N_SHOT, N_QUERY, META_BATCH = 5, 1, 15, 32
-SKLMETA_ROWS = ("floor", "fomaml", "maml", "reptile", "maml-5steps", "fomaml-5steps",
-                "maml-vmap", "maml-loop", "sinusoid-vmap", "sinusoid-loop", "adapt")
+SKLMETA_ROWS = ("floor", "fomaml", "maml", "maml-transductive", "fomaml-transductive",
+                "reptile", "maml-5steps", "fomaml-5steps", "maml-vmap", "maml-loop",
+                "sinusoid-vmap", "sinusoid-loop", "adapt")
 PEER_ROWS = ("l2l-maml", "l2l-fomaml", "l2l-sinusoid", "l2l-adapt")
 ROWS = SKLMETA_ROWS + PEER_ROWS
-# each learn2learn row and the sklmeta row it is compared with
-PEER_OF = {"l2l-maml": "maml", "l2l-fomaml": "fomaml", "l2l-sinusoid": "sinusoid-vmap",
-           "l2l-adapt": "adapt"}
+# (learn2learn row, sklmeta row) pairs compared: the transductive rows do the
+# same computation as learn2learn's loop, the others a little more
+PEER_PAIRS = (("l2l-maml", "maml-transductive"), ("l2l-maml", "maml"),
+              ("l2l-fomaml", "fomaml-transductive"), ("l2l-fomaml", "fomaml"),
+              ("l2l-sinusoid", "sinusoid-vmap"), ("l2l-adapt", "adapt"))
 
 
 def use_fast_malloc():
@@ -113,7 +119,7 @@ def conv_learner(row, device):
         return ReptileClassifier(n_inner_steps=steps, inner_batch_size=None,
                                  **common)
     return MAMLClassifier(n_inner_steps=steps, first_order=row.startswith("fomaml"),
-                          **common)
+                          transductive=row.endswith("transductive"), **common)
 
 
 def load_learn2learn_maml():
@@ -389,22 +395,22 @@ def combine_cycles(runs):
 def format_table(results):
     """The rows with their ratios to the floor and learn2learn's speed-ups."""
     floor = results.get("floor")
-    lines = [f"{'row':<16}{'wall ms':>10}{'(min)':>10}{'cpu ms':>10}{'peak MB':>10}"
+    lines = [f"{'row':<20}{'wall ms':>10}{'(min)':>10}{'cpu ms':>10}{'peak MB':>10}"
              f"{'wall/floor':>12}{'cpu/floor':>11}"]
     for row, r in results.items():
         ratio = ("" if floor is None or "sinusoid" in row or "adapt" in row else
                  f"{r['wall'] / floor['wall']:>12.2f}{r['cpu'] / floor['cpu']:>11.2f}")
-        lines.append(f"{row:<16}{1000 * r['wall']:>10.1f}{1000 * r['min_wall']:>10.1f}"
+        lines.append(f"{row:<20}{1000 * r['wall']:>10.1f}{1000 * r['min_wall']:>10.1f}"
                      f"{1000 * r['cpu']:>10.1f}{r['memory_mb']:>10.0f}{ratio}")
-    pairs = [(peer, ours) for peer, ours in PEER_OF.items()
+    pairs = [(peer, ours) for peer, ours in PEER_PAIRS
              if peer in results and ours in results]
     if pairs:
-        lines += ["", f"{'sklmeta vs learn2learn':<24}{'speed-up (l2l wall / sklmeta wall)':>36}"
+        lines += ["", f"{'sklmeta vs learn2learn':<36}{'speed-up (l2l wall / sklmeta wall)':>36}"
                       f"{'memory (sklmeta / l2l)':>26}"]
         for peer, ours in pairs:
             speedup = results[peer]["wall"] / results[ours]["wall"]
             memory = results[ours]["memory_mb"] / max(results[peer]["memory_mb"], 1e-9)
-            lines.append(f"{ours + ' vs ' + peer:<24}{speedup:>35.2f}x{memory:>25.2f}x")
+            lines.append(f"{ours + ' vs ' + peer:<36}{speedup:>35.2f}x{memory:>25.2f}x")
     lines += ["", "maml/fomaml/reptile: one meta-iteration of 32 tasks (5-way 1-shot, 15 "
               "queries); -5steps: five inner steps; floor: one supervised step over the "
               "same 2560 images; sinusoid: one meta-iteration of 25 tasks; adapt: fit "

@@ -543,8 +543,12 @@ class BaseMetaEstimator(BaseEstimator):
         self._move_to(device)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         X = to_tensor(X, device)
-        outputs = [self._forward_adapted(chunk) for chunk in X.split(_PREDICT_CHUNK)]
+        outputs = [self._forward_adapted(chunk) for chunk in self._prediction_chunks(X)]
         return torch.cat(outputs) if outputs else torch.empty(0)
+
+    def _prediction_chunks(self, X):
+        """The parts of ``X`` embedded one at a time by ``_predict_output``."""
+        return X.split(_PREDICT_CHUNK)
 
     # ------------------------------------------------------------------
     # saving

@@ -81,11 +81,16 @@ CONFIGS = [
     dict(),
     dict(learn_inner_lr=True),
     dict(inner_params="head"),
+    dict(transductive=True),
+    dict(transductive=True, inner_params="head"),
     dict(first_order=True),
 ]
+CONFIG_IDS = ["maml", "metasgd", "anil", "transductive", "transductive-anil", "fomaml"]
+SECOND_ORDER = [c for c in CONFIGS if not c.get("first_order")]
+SECOND_ORDER_IDS = [i for c, i in zip(CONFIGS, CONFIG_IDS) if not c.get("first_order")]
 
 
-@pytest.mark.parametrize("params", CONFIGS, ids=["maml", "metasgd", "anil", "fomaml"])
+@pytest.mark.parametrize("params", CONFIGS, ids=CONFIG_IDS)
 @pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
 def test_batched_and_looped_meta_gradients_agree(name, make_body, params):
     est = tiny_learner(make_body().double(), **params)
@@ -116,7 +121,7 @@ def test_fused_batch_norm_matches_the_mean_var_form():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("params", CONFIGS[:3], ids=["maml", "metasgd", "anil"])
+@pytest.mark.parametrize("params", SECOND_ORDER, ids=SECOND_ORDER_IDS)
 @pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
 def test_second_order_meta_gradient_matches_finite_differences(name, make_body, params):
     """Two inner steps through task batch norm: autograd against central differences."""
@@ -251,6 +256,50 @@ def test_predictions_do_not_depend_on_which_queries_come_together():
     np.testing.assert_allclose(alone, together[::9], atol=1e-5)
 
 
+@pytest.mark.parametrize("inner_params", ["all", "head"])
+def test_transductive_query_loss_normalises_queries_with_their_own_statistics(inner_params):
+    """The meta-training query loss: the queries alone through the adapted network."""
+    from sklmeta.gradient_based._functional import task_loss
+
+    body = ConvBody(input_shape=(1, 6, 6), hidden_channels=2, n_blocks=2).double()
+    est = tiny_learner(body, transductive=True, inner_params=inner_params)
+    x_s, y_s, x_q, y_q = tiny_tasks(n_tasks=1)[0]
+    params = est.network_.task_params(3)
+    adapted, _ = est._inner_loop(params, x_s, y_s, None, est.n_inner_steps, False, False)
+    expected = task_loss(est.network_.output(adapted, x_q), y_q)
+    loss, _ = est._query_loss(x_s, y_s, x_q, y_q, 3, False)
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    est.set_params(transductive=False)
+    support_normalised, _ = est._query_loss(x_s, y_s, x_q, y_q, 3, False)
+    assert abs(support_normalised.item() - loss.item()) > 1e-6
+
+
+def test_transductive_predictions_use_the_batch_statistics(monkeypatch):
+    from sklmeta.datasets import load_omniglot
+
+    data = load_omniglot(split="test")
+    X, y = data.data[:100], data.target[:100]
+    est = MAMLClassifier(encoder="conv4", encoder__hidden_channels=8, verbose=0,
+                         random_state=0, device="cpu").fit(X[::5], y[::5])
+    inductive = est.predict_proba(X)
+    network, params = est.network_, est.adapted_params_
+    est.set_params(transductive=True)
+    assert est.network_ is network and est.adapted_params_ is params  # nothing refitted
+    together = est.predict_proba(X)
+    with torch.no_grad():
+        logits = network.output(params, torch.as_tensor(X, dtype=torch.float32))
+    np.testing.assert_allclose(together, torch.softmax(logits.double(), 1).numpy(),
+                               atol=1e-6)
+    assert np.abs(together - inductive).max() > 1e-3
+    # which queries come together now matters, their order does not
+    assert np.abs(est.predict_proba(X[:10]) - together[:10]).max() > 1e-3
+    order = np.random.RandomState(0).permutation(100)
+    np.testing.assert_allclose(est.predict_proba(X[order]), together[order], atol=1e-5)
+    # X is one batch however long: never cut into chunks
+    monkeypatch.setattr("sklmeta.base._PREDICT_CHUNK", 7)
+    np.testing.assert_allclose(est.predict_proba(X), together, atol=1e-6)
+
+
 def test_anil_adapts_the_head_only_and_meta_sgd_learns_rates(blobs):
     X, y = blobs
     kwargs = dict(encoder="mlp", n_shot=2, n_query=3, max_epochs=1, episodes_per_epoch=16,
@@ -277,6 +326,7 @@ def test_parameter_errors_name_the_argument(blobs):
         ({"n_inner_steps": 0}, "n_inner_steps must be >= 1, got 0"),
         ({"inner_lr": -0.1}, "inner_lr must be > 0"),
         ({"batch_tasks": "yes"}, "batch_tasks must be a bool"),
+        ({"transductive": "yes"}, "transductive must be a bool"),
     ]:
         with pytest.raises((ValueError, TypeError), match=match):
             MAMLClassifier(verbose=0, **params).fit(X[:10], y[:10])

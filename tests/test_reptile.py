@@ -85,3 +85,29 @@ def test_parameter_errors_name_the_argument(blobs):
         ReptileClassifier(inner_batch_size=0, verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="needs a task collection"):
         ReptileRegressor(verbose=0).meta_fit(X, y.astype(float))
+
+
+def test_transductive_prediction_and_validation_use_the_queries_statistics():
+    from sklmeta._episodes import EpisodeTensors
+    from sklmeta.datasets import load_omniglot
+
+    data = load_omniglot(split="test")
+    X, y = data.data[:100], data.target[:100]
+    est = ReptileClassifier(encoder="conv4", encoder__hidden_channels=8, n_adapt_steps=3,
+                            verbose=0, random_state=0, device="cpu").fit(X[::5], y[::5])
+    inductive = est.predict_proba(X)
+    est.set_params(transductive=True)
+    network, params = est.network_, est.adapted_params_
+    with torch.no_grad():
+        logits = network.output(params, torch.as_tensor(X, dtype=torch.float32))
+    transductive = est.predict_proba(X)
+    np.testing.assert_allclose(transductive, torch.softmax(logits.double(), 1).numpy(),
+                               atol=1e-6)
+    assert np.abs(transductive - inductive).max() > 1e-3
+    # a validation episode is scored as fit then predict score it
+    support, query = np.arange(0, 100, 5), np.setdiff1d(np.arange(100), np.arange(0, 100, 5))
+    codes = np.searchsorted(est.classes_, y)
+    episode = EpisodeTensors(*(torch.as_tensor(a) for a in (
+        X[support], codes[support], X[query], codes[query])), len(est.classes_))
+    _, acc = est._evaluate_episode(episode)
+    assert acc == pytest.approx(est.score(X[query], y[query]), abs=1e-6)

@@ -15,6 +15,9 @@ def add_arguments(parser):
     parser.add_argument("--n-inner-steps", type=int, default=1)
     parser.add_argument("--n-adapt-steps", type=int, default=3,
                         help="the paper evaluates 5-way Omniglot after 3 steps")
+    parser.add_argument("--transductive", action="store_true",
+                        help="batch-normalise queries with their own statistics, as "
+                             "the paper's figures do")
 
 
 def build(args, callbacks, **options):
@@ -26,6 +29,7 @@ def build(args, callbacks, **options):
         n_inner_steps=args.n_inner_steps,
         inner_lr=args.inner_lr,
         n_adapt_steps=args.n_adapt_steps,
+        transductive=args.transductive,
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
         meta_batch_size=args.meta_batch_size,

@@ -34,7 +34,9 @@ class GradientMetaEstimator(BaseMetaEstimator):
     of weights to a support set) and ``_meta_step``.
     """
 
-    _adaptation_params = BaseMetaEstimator._adaptation_params | {"n_adapt_steps", "batch_tasks"}
+    _adaptation_params = BaseMetaEstimator._adaptation_params | {
+        "n_adapt_steps", "batch_tasks", "transductive",
+    }
     _meta_attributes = ("network_", "history_", "n_features_in_", "feature_names_in_")
     # the body of each learner's network, when encoder='mlp'
     _default_hidden = (40, 40)
@@ -57,6 +59,7 @@ class GradientMetaEstimator(BaseMetaEstimator):
         check_int(self.n_inner_steps, "n_inner_steps", min_value=1)
         check_int(self.n_adapt_steps, "n_adapt_steps", min_value=0)
         check_float(self.inner_lr, "inner_lr", min_value=0.0, strict_min=True)
+        check_bool(self.transductive, "transductive")
         if not (isinstance(self.batch_tasks, str) and self.batch_tasks == "auto"):
             check_bool(self.batch_tasks, "batch_tasks")
         return device
@@ -177,12 +180,31 @@ class GradientMetaEstimator(BaseMetaEstimator):
             for name, value in zip(("mean", "var"), moments)
         }
 
-    def _forward_adapted(self, X):
+    def _adapted_stats(self):
+        """Batch-norm moments normalising queries: the support set's, or None
+        (each batch of queries its own) when ``transductive``."""
+        if self.transductive:
+            return None
         n_layers = len(self.batch_stats_) // 2
-        stats = [(self.batch_stats_[f"{i}.mean"], self.batch_stats_[f"{i}.var"])
-                 for i in range(n_layers)]
+        return [(self.batch_stats_[f"{i}.mean"], self.batch_stats_[f"{i}.var"])
+                for i in range(n_layers)]
+
+    def _prediction_chunks(self, X):
+        # transductive batch statistics are those of everything predicted at once
+        return (X,) if self.transductive else super()._prediction_chunks(X)
+
+    def _forward_adapted(self, X):
         with torch.no_grad():
-            return self.network_.output(self.adapted_params_, X, stats=stats)
+            return self.network_.output(self.adapted_params_, X, stats=self._adapted_stats())
+
+    def _query_output(self, params, x_support, x_query):
+        """Output for the queries under adapted ``params``, batch-normalised
+        with the support set's statistics, or their own when ``transductive``."""
+        if self.transductive:
+            return self.network_.output(params, x_query)
+        n_support = len(x_support)
+        inputs = torch.cat([x_support, x_query])
+        return self.network_.output(params, inputs, n_stats=n_support)[n_support:]
 
     def _evaluate_episode(self, episode):
         """Query loss and accuracy after adapting as ``fit`` does."""
@@ -190,11 +212,8 @@ class GradientMetaEstimator(BaseMetaEstimator):
         params = network.task_params(self._n_outputs(episode.n_way), detach=True)
         with torch.enable_grad():
             params = self._adapt_params(params, episode.x_support, episode.y_support)
-        n_support = len(episode.x_support)
         with torch.no_grad():
-            out = network.output(
-                params, torch.cat([episode.x_support, episode.x_query]), n_stats=n_support
-            )[n_support:]
+            out = self._query_output(params, episode.x_support, episode.x_query)
             return task_loss(out, episode.y_query).item(), accuracy(out, episode.y_query).item()
 
     def _validation_score(self, episode):
@@ -276,9 +295,9 @@ class RegressorOutputMixin:
             return super()._forward_adapted(X)
         # float64, so that a row's prediction never depends on its batch
         params = {k: v.double() for k, v in self.adapted_params_.items()}
-        n_layers = len(self.batch_stats_) // 2
-        stats = [(self.batch_stats_[f"{i}.mean"].double(),
-                  self.batch_stats_[f"{i}.var"].double()) for i in range(n_layers)]
+        stats = self._adapted_stats()
+        if stats is not None:
+            stats = [(mean.double(), var.double()) for mean, var in stats]
         with torch.no_grad():
             return self.network_.output(params, X.double(), stats=stats)
 

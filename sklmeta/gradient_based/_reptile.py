@@ -123,6 +123,12 @@ _PARAMS_DOC = """
     n_adapt_steps : int, default={n_adapt_steps}
         Full-batch inner optimizer steps taken by ``fit`` on a new task's
         support set.
+    transductive : bool, default=False
+        Batch-normalise the queries of ``predict`` and of validation tasks
+        with their own batch's statistics (the paper's "transduction")
+        instead of with the support set's (see Notes). Predictions then
+        depend on which queries are predicted together; ``predict`` takes
+        all of ``X`` as one batch. Meta-training is the same either way.
     batch_tasks : 'auto' or bool, default='auto'
         Run the tasks of a meta-batch together with :func:`torch.vmap`
         (True) or one after another (False); ``'auto'`` batches on CUDA and
@@ -185,7 +191,7 @@ _NOTES_DOC = """
     number of inner steps. Batch norm uses the statistics of each inner
     minibatch in meta-training; ``fit`` stores those of the support set,
     which normalise every query, so predictions do not depend on which
-    queries are asked together."""
+    queries are asked together, unless ``transductive=True``."""
 
 _REFERENCES = """
     References
@@ -255,6 +261,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         inner_optimizer="adam",
         inner_batch_size=10,
         n_adapt_steps=50,
+        transductive=False,
         batch_tasks="auto",
         max_epochs=10,
         episodes_per_epoch=500,
@@ -278,6 +285,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         self.inner_optimizer = inner_optimizer
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
+        self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs
         self.episodes_per_epoch = episodes_per_epoch
@@ -348,6 +356,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         inner_optimizer="sgd",
         inner_batch_size=None,
         n_adapt_steps=10,
+        transductive=False,
         batch_tasks="auto",
         max_epochs=10,
         episodes_per_epoch=1000,
@@ -371,6 +380,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         self.inner_optimizer = inner_optimizer
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
+        self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs
         self.episodes_per_epoch = episodes_per_epoch
