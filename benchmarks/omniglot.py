@@ -52,6 +52,23 @@ def standard_callbacks(args):
     return callbacks
 
 
+def choose_adapt_steps(learner, args, n_way, n_shot):
+    """Set ``n_adapt_steps`` to the value of ``--adapt-steps-grid`` scoring
+    best on 200 episodes of the validation characters."""
+    val = load_omniglot(split="val", rotations=True)
+    scores = {}
+    for steps in args.adapt_steps_grid:
+        learner.set_params(n_adapt_steps=steps)
+        scores[steps] = evaluate_episodes(
+            learner, val.data, val.target, n_way=n_way, n_shot=n_shot, n_query=args.n_query,
+            n_episodes=200, random_state=args.seed + 1,
+        ).mean
+    best = max(scores, key=scores.get)
+    learner.set_params(n_adapt_steps=best)
+    print(f"{n_way}-way {n_shot}-shot: n_adapt_steps={best} on 'val' ("
+          + ", ".join(f"{k}: {100 * v:.2f}%" for k, v in scores.items()) + ")")
+
+
 def use_fast_malloc():
     """Re-run this script with glibc's mmap threshold off, unless already done.
 
@@ -95,6 +112,10 @@ def main(argv=None):
                              "their own schedules)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="stop meta-training after the epoch that passes this")
+    parser.add_argument("--adapt-steps-grid", type=int, nargs="+", default=None,
+                        help="for learners with n_adapt_steps: before testing each "
+                             "setting, pick it from these values on 200 episodes of "
+                             "the 'val' characters")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--save", default=None,
@@ -127,8 +148,13 @@ def main(argv=None):
             learner = pickle.load(f)
         if hasattr(learner, "steps"):
             parser.error("--resume continues a single learner, not a meta-pipeline")
+        # a learner built without the halving schedule (MAML keeps a constant
+        # rate) resumes without it
+        scheduled = any(isinstance(c, LRScheduler) for c in learner.callbacks or ())
+        callbacks = [c for c in standard_callbacks(args)
+                     if scheduled or not isinstance(c, LRScheduler)]
         learner.set_params(warm_start=True, max_epochs=args.max_epochs,
-                           callbacks=standard_callbacks(args), verbose=args.verbose)
+                           callbacks=callbacks, verbose=args.verbose)
         print(f"resuming after {len(learner.history_)} epochs")
     else:
         learner = module.build(args, standard_callbacks(args))
@@ -152,6 +178,8 @@ def main(argv=None):
     paper = module.PAPER
     print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")
     for (n_way, n_shot), reference in paper.items():
+        if args.adapt_steps_grid:
+            choose_adapt_steps(final_step(learner), args, n_way, n_shot)
         start = time.perf_counter()
         result = evaluate_episodes(
             learner, test.data, test.target, n_way=n_way, n_shot=n_shot,
