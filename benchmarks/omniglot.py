@@ -52,10 +52,9 @@ def standard_callbacks(args):
     return callbacks
 
 
-def choose_adapt_steps(learner, args, n_way, n_shot):
+def choose_adapt_steps(learner, val, args, n_way, n_shot):
     """Set ``n_adapt_steps`` to the value of ``--adapt-steps-grid`` scoring
-    best on 200 episodes of the validation characters."""
-    val = load_omniglot(split="val", rotations=True)
+    best on 200 episodes of the validation characters ``val``."""
     scores = {}
     for steps in args.adapt_steps_grid:
         learner.set_params(n_adapt_steps=steps)
@@ -128,6 +127,9 @@ def main(argv=None):
         module.add_arguments(parser)
     parser.set_defaults(**getattr(module, "DEFAULTS", {}))
     args = parser.parse_args(argv)
+    if args.adapt_steps_grid and args.train_split != "train":
+        parser.error("--adapt-steps-grid tunes on the 'val' characters, which "
+                     f"--train-split {args.train_split} meta-trains on")
     if args.lr_halving_episodes < 1:
         parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
@@ -135,10 +137,9 @@ def main(argv=None):
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     train = load_omniglot(split=args.train_split, rotations=True)
-    validation = None
-    if args.train_split == "train":
-        val = load_omniglot(split="val", rotations=True)
-        validation = (val.data, val.target)
+    val = load_omniglot(split="val", rotations=True)
+    # 'trainval' meta-trains on the validation characters too
+    validation = (val.data, val.target) if args.train_split == "train" else None
     test = load_omniglot(split="test", rotations=True)
     print(f"train: {len(np.unique(train.target))} classes, "
           f"test: {len(np.unique(test.target))} classes (rotations as classes)")
@@ -168,18 +169,21 @@ def main(argv=None):
     history = final_step(learner).history_
     new_epochs = history[epochs_before:]
     n_train = sum(sum(batch["train_batch_size"] for batch in epoch["batches"]) for epoch in new_epochs)
-    print(f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
-          f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} queries) in "
-          f"{train_time:.0f} s = {n_train / train_time:.2f} episodes/s"
-          + (f"; last valid_acc {history[-1, 'valid_acc']:.4f}"
-             if history and "valid_acc" in history[-1] else "")
-          if history else "")
+    if history:
+        summary = (f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
+                   f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} "
+                   f"queries) in {train_time:.0f} s = {n_train / train_time:.2f} episodes/s")
+        if "valid_acc" in history[-1]:
+            summary += f"; last valid_acc {history[-1, 'valid_acc']:.4f}"
+        print(summary)
+    else:
+        print()
 
     paper = module.PAPER
     print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")
     for (n_way, n_shot), reference in paper.items():
         if args.adapt_steps_grid:
-            choose_adapt_steps(final_step(learner), args, n_way, n_shot)
+            choose_adapt_steps(final_step(learner), val, args, n_way, n_shot)
         start = time.perf_counter()
         result = evaluate_episodes(
             learner, test.data, test.target, n_way=n_way, n_shot=n_shot,
