@@ -52,20 +52,25 @@ def standard_callbacks(args):
     return callbacks
 
 
-def choose_adapt_steps(learner, val, args, n_way, n_shot):
-    """Set ``n_adapt_steps`` to the value of ``--adapt-steps-grid`` scoring
-    best on 200 episodes of the validation characters ``val``."""
+def choose_adaptation(learner, val, args, n_way, n_shot):
+    """Set ``n_adapt_steps`` and ``adapt_lr`` to the pair of
+    ``--adapt-steps-grid`` and ``--adapt-lr-grid`` values scoring best on
+    200 episodes of the validation characters ``val``."""
+    steps_grid = args.adapt_steps_grid or [final_step(learner).n_adapt_steps]
+    lr_grid = args.adapt_lr_grid or [final_step(learner).adapt_lr]
     scores = {}
-    for steps in args.adapt_steps_grid:
-        learner.set_params(n_adapt_steps=steps)
-        scores[steps] = evaluate_episodes(
-            learner, val.data, val.target, n_way=n_way, n_shot=n_shot, n_query=args.n_query,
-            n_episodes=200, random_state=args.seed + 1,
-        ).mean
-    best = max(scores, key=scores.get)
-    learner.set_params(n_adapt_steps=best)
-    print(f"{n_way}-way {n_shot}-shot: n_adapt_steps={best} on 'val' ("
-          + ", ".join(f"{k}: {100 * v:.2f}%" for k, v in scores.items()) + ")")
+    for lr in lr_grid:
+        for steps in steps_grid:
+            learner.set_params(n_adapt_steps=steps, adapt_lr=lr)
+            scores[steps, lr] = evaluate_episodes(
+                learner, val.data, val.target, n_way=n_way, n_shot=n_shot,
+                n_query=args.n_query, n_episodes=200, random_state=args.seed + 1,
+            ).mean
+    best_steps, best_lr = max(scores, key=scores.get)
+    learner.set_params(n_adapt_steps=best_steps, adapt_lr=best_lr)
+    print(f"{n_way}-way {n_shot}-shot on 'val': n_adapt_steps={best_steps}, "
+          f"adapt_lr={best_lr} ("
+          + ", ".join(f"{s} x {lr}: {100 * v:.2f}%" for (s, lr), v in scores.items()) + ")")
 
 
 def use_fast_malloc():
@@ -115,21 +120,26 @@ def main(argv=None):
                         help="for learners with n_adapt_steps: before testing each "
                              "setting, pick it from these values on 200 episodes of "
                              "the 'val' characters")
+    parser.add_argument("--adapt-lr-grid", type=float, nargs="+", default=None,
+                        help="likewise for adapt_lr, over every pair with "
+                             "--adapt-steps-grid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--save", default=None,
                         help="pickle the meta-trained learner to this file")
     parser.add_argument("--resume", default=None,
-                        help="continue meta-training a learner pickled by --save")
+                        help="continue meta-training a learner pickled by --save, with "
+                             "the learning-rate schedule it was built with")
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     parser.set_defaults(**getattr(module, "DEFAULTS", {}))
     args = parser.parse_args(argv)
-    if args.adapt_steps_grid and args.train_split != "train":
-        parser.error("--adapt-steps-grid tunes on the 'val' characters, which "
-                     f"--train-split {args.train_split} meta-trains on")
+    tune_adaptation = bool(args.adapt_steps_grid or args.adapt_lr_grid)
+    if tune_adaptation and args.train_split != "train":
+        parser.error("--adapt-steps-grid and --adapt-lr-grid tune on the 'val' "
+                     f"characters, which --train-split {args.train_split} meta-trains on")
     if args.lr_halving_episodes < 1:
         parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
@@ -149,11 +159,11 @@ def main(argv=None):
             learner = pickle.load(f)
         if hasattr(learner, "steps"):
             parser.error("--resume continues a single learner, not a meta-pipeline")
-        # a learner built without the halving schedule (MAML keeps a constant
-        # rate) resumes without it
-        scheduled = any(isinstance(c, LRScheduler) for c in learner.callbacks or ())
-        callbacks = [c for c in standard_callbacks(args)
-                     if scheduled or not isinstance(c, LRScheduler)]
+        # the learner keeps the learning-rate schedule it was built with
+        # (Reptile's anneal, MAML's constant rate); only the budget is new
+        own_schedules = [c for c in learner.callbacks or () if isinstance(c, LRScheduler)]
+        callbacks = own_schedules + [c for c in standard_callbacks(args)
+                                     if not isinstance(c, LRScheduler)]
         learner.set_params(warm_start=True, max_epochs=args.max_epochs,
                            callbacks=callbacks, verbose=args.verbose)
         print(f"resuming after {len(learner.history_)} epochs")
@@ -182,8 +192,8 @@ def main(argv=None):
     paper = module.PAPER
     print(f"\n{'setting':>16} {'accuracy':>16} {'paper':>6} {'time':>7}")
     for (n_way, n_shot), reference in paper.items():
-        if args.adapt_steps_grid:
-            choose_adapt_steps(final_step(learner), val, args, n_way, n_shot)
+        if tune_adaptation:
+            choose_adaptation(final_step(learner), val, args, n_way, n_shot)
         start = time.perf_counter()
         result = evaluate_episodes(
             learner, test.data, test.target, n_way=n_way, n_shot=n_shot,

@@ -300,6 +300,26 @@ def test_transductive_predictions_use_the_batch_statistics(monkeypatch):
     np.testing.assert_allclose(est.predict_proba(X), together, atol=1e-6)
 
 
+def test_adapt_lr_is_the_step_size_of_fit_and_keeps_the_meta_state(meta_fitted_maml, blobs):
+    X_s, y_s, X_q, _ = support_and_queries(blobs)
+    est = clone(meta_fitted_maml).set_params(n_adapt_steps=1)
+    start = est.network_.task_params(5)
+    default = est.fit(X_s, y_s).adapted_params_
+    network = est.network_
+    est.set_params(adapt_lr=0.1)
+    assert est.network_ is network  # an adaptation option: nothing is dropped
+    smaller = est.fit(X_s, y_s).adapted_params_
+    # one gradient step moves each weight in proportion to the step size
+    ratio = 0.1 / est.inner_lr
+    for key in start:
+        torch.testing.assert_close(smaller[key] - start[key],
+                                   ratio * (default[key] - start[key]), rtol=1e-4, atol=1e-6)
+    assert any(not torch.equal(default[k], start[k]) for k in start)
+    same = est.set_params(adapt_lr=est.inner_lr).fit(X_s, y_s).adapted_params_
+    for key in start:
+        torch.testing.assert_close(same[key], default[key])
+
+
 def test_anil_adapts_the_head_only_and_meta_sgd_learns_rates(blobs):
     X, y = blobs
     kwargs = dict(encoder="mlp", n_shot=2, n_query=3, max_epochs=1, episodes_per_epoch=16,
@@ -327,6 +347,9 @@ def test_parameter_errors_name_the_argument(blobs):
         ({"inner_lr": -0.1}, "inner_lr must be > 0"),
         ({"batch_tasks": "yes"}, "batch_tasks must be a bool"),
         ({"transductive": "yes"}, "transductive must be a bool"),
+        ({"adapt_lr": 0.0}, "adapt_lr must be > 0"),
+        ({"adapt_lr": "0.1"}, "adapt_lr must be a real number"),
+        ({"learn_inner_lr": True, "adapt_lr": 0.1}, "adapt_lr must be None when learn_inner"),
     ]:
         with pytest.raises((ValueError, TypeError), match=match):
             MAMLClassifier(verbose=0, **params).fit(X[:10], y[:10])

@@ -77,12 +77,29 @@ def test_fit_keeps_meta_state_and_takes_any_labels(blobs):
     assert not hasattr(copy, "adapted_params_")
 
 
+def test_adapt_lr_is_the_step_size_of_fit(blobs):
+    X, y = blobs
+    est = ReptileClassifier(encoder="mlp", n_shot=2, n_query=2, inner_optimizer="sgd",
+                            inner_lr=0.05, n_adapt_steps=1, max_epochs=1, episodes_per_epoch=10,
+                            verbose=0, random_state=0, device="cpu").meta_fit(X, y)
+    start = est.network_.task_params(3)
+    default = est.fit(X[:60], y[:60] % 3).adapted_params_
+    smaller = est.set_params(adapt_lr=0.01).fit(X[:60], y[:60] % 3).adapted_params_
+    # one SGD step moves each weight in proportion to the step size
+    for key in start:
+        torch.testing.assert_close(smaller[key] - start[key],
+                                   0.2 * (default[key] - start[key]), rtol=1e-4, atol=1e-6)
+    assert any(not torch.equal(default[k], start[k]) for k in start)
+
+
 def test_parameter_errors_name_the_argument(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="inner_optimizer must be one of 'sgd', 'adam'"):
         ReptileClassifier(inner_optimizer="rmsprop", verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="inner_batch_size must be >= 1"):
         ReptileClassifier(inner_batch_size=0, verbose=0).fit(X, y)
+    with pytest.raises(ValueError, match="adapt_lr must be > 0"):
+        ReptileClassifier(adapt_lr=-1.0, verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="needs a task collection"):
         ReptileRegressor(verbose=0).meta_fit(X, y.astype(float))
 

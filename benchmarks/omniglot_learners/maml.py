@@ -15,6 +15,8 @@ def add_arguments(parser):
     parser.add_argument("--n-inner-steps", type=int, default=1)
     parser.add_argument("--n-adapt-steps", type=int, default=3,
                         help="the paper evaluates 5-way Omniglot after 3 steps")
+    parser.add_argument("--adapt-lr", type=float, default=None,
+                        help="step size of adaptation (default: --inner-lr)")
     parser.add_argument("--transductive", action="store_true",
                         help="batch-normalise queries with their own statistics, as "
                              "the paper's figures do")
@@ -29,6 +31,7 @@ def build(args, callbacks, **options):
         n_inner_steps=args.n_inner_steps,
         inner_lr=args.inner_lr,
         n_adapt_steps=args.n_adapt_steps,
+        adapt_lr=args.adapt_lr,
         transductive=args.transductive,
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,

@@ -19,6 +19,8 @@ def add_arguments(parser):
     parser.add_argument("--n-inner-steps", type=int, default=5)
     parser.add_argument("--inner-batch-size", type=int, default=10)
     parser.add_argument("--n-adapt-steps", type=int, default=50)
+    parser.add_argument("--adapt-lr", type=float, default=None,
+                        help="step size of adaptation (default: --inner-lr)")
     parser.add_argument("--transductive", action="store_true",
                         help="batch-normalise queries with their own statistics, as "
                              "the paper's 'Reptile + Transduction' figures do")
@@ -51,6 +53,7 @@ def build(args, callbacks):
         inner_optimizer="adam",
         inner_batch_size=args.inner_batch_size,
         n_adapt_steps=args.n_adapt_steps,
+        adapt_lr=args.adapt_lr,
         transductive=args.transductive,
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,

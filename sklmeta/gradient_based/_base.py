@@ -35,7 +35,7 @@ class GradientMetaEstimator(BaseMetaEstimator):
     """
 
     _adaptation_params = BaseMetaEstimator._adaptation_params | {
-        "n_adapt_steps", "batch_tasks", "transductive",
+        "n_adapt_steps", "adapt_lr", "batch_tasks", "transductive",
     }
     _meta_attributes = ("network_", "history_", "n_features_in_", "feature_names_in_")
     # the body of each learner's network, when encoder='mlp'
@@ -59,6 +59,8 @@ class GradientMetaEstimator(BaseMetaEstimator):
         check_int(self.n_inner_steps, "n_inner_steps", min_value=1)
         check_int(self.n_adapt_steps, "n_adapt_steps", min_value=0)
         check_float(self.inner_lr, "inner_lr", min_value=0.0, strict_min=True)
+        check_float(self.adapt_lr, "adapt_lr", min_value=0.0, strict_min=True,
+                    allow_none=True)
         check_bool(self.transductive, "transductive")
         if not (isinstance(self.batch_tasks, str) and self.batch_tasks == "auto"):
             check_bool(self.batch_tasks, "batch_tasks")

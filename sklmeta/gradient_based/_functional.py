@@ -295,14 +295,18 @@ def gradient(loss_fn, params, *, create_graph, batched):
     return dict(zip(params, values)), loss, aux
 
 
-def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched):
+def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=None):
     """``n_steps`` of gradient descent on the adapted parameters (Finn et al., eq. 1).
 
     ``loss_of(params)`` gives the support loss; only the names the network
-    adapts change, each with its (possibly learned) learning rate.
+    adapts change, each with its (possibly learned) learning rate, or with
+    ``lr`` when given.
     """
     names = network.adapted_names(params)
-    lrs = network.learning_rates(names)
+    if lr is None:
+        lrs = network.learning_rates(names)
+    else:
+        lrs = {name: lr for name in names}
     for _ in range(n_steps):
         adapted = {name: params[name] for name in names}
         if not batched and not create_graph:

@@ -18,14 +18,22 @@ class _MAML(GradientMetaEstimator):
         check_bool(self.first_order, "first_order")
         check_bool(self.learn_inner_lr, "learn_inner_lr")
         check_option(self.inner_params, "inner_params", ("all", "head"))
+        if self.learn_inner_lr and self.adapt_lr is not None:
+            raise ValueError(
+                "adapt_lr must be None when learn_inner_lr=True: Meta-SGD adapts "
+                f"with its meta-learned learning rates, got adapt_lr={self.adapt_lr!r}."
+            )
         return device
 
     def _network_options(self):
         return self.learn_inner_lr, self.inner_params
 
     def _inner_loop(self, params, x_support, y_support, x_query, n_steps, create_graph,
-                    batched):
-        """Adapt ``params`` on a support set; return them with the query output."""
+                    batched, lr=None):
+        """Adapt ``params`` on a support set; return them with the query output.
+
+        ``lr`` replaces the network's inner learning rates when given.
+        """
         network = self.network_
         if self.inner_params == "head":
             # ANIL: the body is not adapted, so its features are computed once
@@ -41,14 +49,14 @@ class _MAML(GradientMetaEstimator):
             params = sgd_steps(
                 network, params, n_steps,
                 lambda p: task_loss(network.head_output(p, z_support), y_support),
-                create_graph=create_graph, batched=batched,
+                create_graph=create_graph, batched=batched, lr=lr,
             )
             out = network.head_output(params, z_query) if x_query is not None else None
             return params, out
         params = sgd_steps(
             network, params, n_steps,
             lambda p: task_loss(network.output(p, x_support), y_support),
-            create_graph=create_graph, batched=batched,
+            create_graph=create_graph, batched=batched, lr=lr,
         )
         out = None
         if x_query is not None:
@@ -56,7 +64,8 @@ class _MAML(GradientMetaEstimator):
         return params, out
 
     def _adapt_params(self, params, X, y):
-        return self._inner_loop(params, X, y, None, self.n_adapt_steps, False, False)[0]
+        return self._inner_loop(params, X, y, None, self.n_adapt_steps, False, False,
+                                lr=self.adapt_lr)[0]
 
     def _query_loss(self, x_support, y_support, x_query, y_query, n_outputs, batched):
         params = self.network_.task_params(n_outputs)
@@ -118,6 +127,12 @@ _PARAMS_DOC = """
         After a short meta-training, more steps than ``n_inner_steps`` can
         hurt; ``set_params(n_adapt_steps=...)`` keeps the meta-learned state,
         so it can be tuned on validation tasks.
+    adapt_lr : float or None, default=None
+        Learning rate of ``fit``'s steps (and of validation tasks'); None
+        uses ``inner_lr``, the rate of meta-training. Like ``n_adapt_steps``
+        it can be tuned after meta-training: more steps of a smaller rate
+        than meta-training's can adapt better to harder tasks (more ways).
+        Must be None with ``learn_inner_lr=True``, whose rates are learned.
     first_order : bool, default=False
         Drop the second-order terms of the meta-gradient (FOMAML): faster,
         with memory that does not grow with ``n_inner_steps``.
@@ -291,6 +306,7 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
         n_inner_steps=1,
         inner_lr=0.4,
         n_adapt_steps=3,
+        adapt_lr=None,
         first_order=False,
         learn_inner_lr=False,
         inner_params="all",
@@ -316,6 +332,7 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
         self.n_inner_steps = n_inner_steps
         self.inner_lr = inner_lr
         self.n_adapt_steps = n_adapt_steps
+        self.adapt_lr = adapt_lr
         self.first_order = first_order
         self.learn_inner_lr = learn_inner_lr
         self.inner_params = inner_params
@@ -400,6 +417,7 @@ class MAMLRegressor(RegressorOutputMixin, RegressorMixin, _MAML):
         n_inner_steps=1,
         inner_lr=0.01,
         n_adapt_steps=10,
+        adapt_lr=None,
         first_order=False,
         learn_inner_lr=False,
         inner_params="all",
@@ -425,6 +443,7 @@ class MAMLRegressor(RegressorOutputMixin, RegressorMixin, _MAML):
         self.n_inner_steps = n_inner_steps
         self.inner_lr = inner_lr
         self.n_adapt_steps = n_adapt_steps
+        self.adapt_lr = adapt_lr
         self.first_order = first_order
         self.learn_inner_lr = learn_inner_lr
         self.inner_params = inner_params

@@ -30,7 +30,7 @@ class _Reptile(GradientMetaEstimator):
         order = torch.cat([random_permutation(n, device) for _ in range(n_epochs)])
         return list(order[: n_steps * size].view(n_steps, size))
 
-    def _descend(self, params, x, y, n_steps, batched, batches=None):
+    def _descend(self, params, x, y, n_steps, batched, batches=None, lr=None):
         network = self.network_
 
         def loss_of(p, index):
@@ -39,7 +39,7 @@ class _Reptile(GradientMetaEstimator):
             return task_loss(out, yb), accuracy(out, yb)
 
         return descent_steps(
-            network, params, n_steps, loss_of, self.inner_lr,
+            network, params, n_steps, loss_of, self.inner_lr if lr is None else lr,
             optimizer=self.inner_optimizer, batched=batched, batches=batches,
         )
 
@@ -53,7 +53,7 @@ class _Reptile(GradientMetaEstimator):
         return value.reshape(-1, *shape).mean(dim=0)
 
     def _adapt_params(self, params, X, y):
-        return self._descend(params, X, y, self.n_adapt_steps, False)[0]
+        return self._descend(params, X, y, self.n_adapt_steps, False, lr=self.adapt_lr)[0]
 
     def _meta_step(self, batch):
         network = self.network_
@@ -123,6 +123,10 @@ _PARAMS_DOC = """
     n_adapt_steps : int, default={n_adapt_steps}
         Full-batch inner optimizer steps taken by ``fit`` on a new task's
         support set.
+    adapt_lr : float or None, default=None
+        Learning rate of ``fit``'s steps (and of validation tasks'); None
+        uses ``inner_lr``. Like ``n_adapt_steps``, an adaptation option:
+        ``set_params(adapt_lr=...)`` keeps the meta-learned state.
     transductive : bool, default=False
         Batch-normalise the queries of ``predict`` and of validation tasks
         with their own batch's statistics (the paper's "transduction")
@@ -261,6 +265,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         inner_optimizer="adam",
         inner_batch_size=10,
         n_adapt_steps=50,
+        adapt_lr=None,
         transductive=False,
         batch_tasks="auto",
         max_epochs=10,
@@ -285,6 +290,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         self.inner_optimizer = inner_optimizer
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
+        self.adapt_lr = adapt_lr
         self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs
@@ -356,6 +362,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         inner_optimizer="sgd",
         inner_batch_size=None,
         n_adapt_steps=10,
+        adapt_lr=None,
         transductive=False,
         batch_tasks="auto",
         max_epochs=10,
@@ -380,6 +387,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         self.inner_optimizer = inner_optimizer
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
+        self.adapt_lr = adapt_lr
         self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs

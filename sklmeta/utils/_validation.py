@@ -20,8 +20,11 @@ def check_int(value, name, *, min_value=None, allow_none=False):
     return int(value)
 
 
-def check_float(value, name, *, min_value=None, max_value=None, strict_min=False):
+def check_float(value, name, *, min_value=None, max_value=None, strict_min=False,
+                allow_none=False):
     """Return ``value`` as a float, or raise naming ``name`` and the range."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"{name} must be a real number, got {value!r} of type "
