@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -119,6 +120,51 @@ def test_fused_batch_norm_matches_the_mean_var_form():
     g_explicit = torch.autograd.grad(body(x, stats=[]).pow(2).sum(), weights)
     for a, b in zip(g_fused, g_explicit):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("downsample", ["stride", "max"])
+def test_conv_body_with_given_weights_runs_its_own_layers(downsample):
+    """The dict path (no functional_call) computes what the modules would."""
+    from sklmeta.gradient_based._functional import ConvBody
+
+    torch.manual_seed(0)
+    body = ConvBody(input_shape=(1, 8, 8), hidden_channels=3, n_blocks=2,
+                    downsample=downsample).double()
+    x = torch.randn(5, 64, dtype=torch.float64)
+    weights = {k: v.detach() + 0.1 * torch.randn_like(v) for k, v in body.named_parameters()}
+    with torch.no_grad():
+        for name, value in weights.items():
+            body.get_parameter(name).copy_(value)
+        h = x.reshape(5, 1, 8, 8)
+        for conv, norm in zip(body.convs, body.norms):
+            h = F.batch_norm(conv(h), None, None, norm.weight, norm.bias, training=True,
+                             eps=norm.eps).relu()
+            if downsample == "max":
+                h = F.max_pool2d(h, 2)
+        expected = h.flatten(start_dim=1)
+        fresh = ConvBody(input_shape=(1, 8, 8), hidden_channels=3, n_blocks=2,
+                         downsample=downsample).double()
+        torch.testing.assert_close(fresh.forward_with(weights, x), expected)
+        torch.testing.assert_close(fresh.forward_with(weights, x, stats=[]), expected)
+
+
+def test_network_keeps_the_forward_of_a_body_subclass():
+    from sklmeta.gradient_based._functional import MetaNetwork, MLPBody, SharedRowHead
+
+    class Doubled(MLPBody):
+        def forward(self, x, n_stats=None, stats=None):
+            return 2 * super().forward(x, n_stats, stats)
+
+    torch.manual_seed(0)
+    plain = MLPBody(4, hidden_layer_sizes=(3,))
+    doubled = Doubled(4, hidden_layer_sizes=(3,))
+    doubled.load_state_dict(plain.state_dict())
+    x = torch.randn(6, 4)
+    outputs = []
+    for body in (plain, doubled):
+        network = MetaNetwork(body, SharedRowHead(3), inner_lr=0.1)
+        outputs.append(network.features(network.task_params(2, detach=True), x))
+    torch.testing.assert_close(outputs[1], 2 * outputs[0])
 
 
 @pytest.mark.parametrize("params", SECOND_ORDER, ids=SECOND_ORDER_IDS)

@@ -1,9 +1,10 @@
 """Networks and inner loops of the gradient-based learners, as pure functions.
 
 Adaptation never copies a module: a task's weights are a dict of tensors,
-run through :func:`torch.func.functional_call`, and every inner step maps
-one dict to the next. Gradients come from :func:`torch.autograd.grad` when
-tasks are looped and from :func:`torch.func.grad` when they are batched with
+which the built-in bodies take directly (any other module runs through
+:func:`torch.func.functional_call`), and every inner step maps one dict to
+the next. Gradients come from :func:`torch.autograd.grad` when tasks are
+looped and from :func:`torch.func.grad` when they are batched with
 :func:`torch.vmap`; both give exact second-order meta-gradients.
 """
 
@@ -64,10 +65,15 @@ class TaskBatchNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_channels))
 
     def forward(self, x, mean, var):
+        return self.normalize(x, mean, var, self.weight, self.bias, self.eps)
+
+    @staticmethod
+    def normalize(x, mean, var, weight, bias, eps):
+        """``(x - mean) / sqrt(var + eps) * weight + bias``, per channel."""
         shape = (1, -1) + (1,) * (x.dim() - 2)
         # per-channel scale and shift first: one pass over x instead of four
-        scale = self.weight.view(shape) * torch.rsqrt(var + self.eps)
-        return torch.addcmul(self.bias.view(shape) - mean * scale, x, scale)
+        scale = weight.view(shape) * torch.rsqrt(var + eps)
+        return torch.addcmul(bias.view(shape) - mean * scale, x, scale)
 
 
 class ConvBody(nn.Module):
@@ -115,17 +121,25 @@ class ConvBody(nn.Module):
         ``stats``, a list, is read from when it holds the moments of every
         layer and filled otherwise.
         """
+        return self.forward_with(dict(self.named_parameters()), x, n_stats, stats)
+
+    def forward_with(self, params, x, n_stats=None, stats=None):
+        """:meth:`forward` with the weights in ``params`` (names as in
+        ``named_parameters``), as :func:`~torch.func.functional_call` would
+        run it, without swapping the module's parameters at every call."""
         x = x.reshape(x.shape[0], *self.input_shape)
+        stride = 2 if self.downsample == "stride" else 1
         # torch's fused batch norm is faster, and exact in a plain loop; under
         # torch.func transforms its second-order gradient is not, so the
         # mean/var form is used there, and when statistics are shared
         fused = (stats is None and (n_stats is None or n_stats >= x.shape[0])
                  and not _is_functorch_wrapped(x))
-        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            x = conv(x)
+        for i, norm in enumerate(self.norms):
+            x = F.conv2d(x, params[f"convs.{i}.weight"], params[f"convs.{i}.bias"],
+                         stride=stride, padding=1)
+            weight, bias = params[f"norms.{i}.weight"], params[f"norms.{i}.bias"]
             if fused:
-                x = F.batch_norm(x, None, None, norm.weight, norm.bias, training=True,
-                                 eps=norm.eps)
+                x = F.batch_norm(x, None, None, weight, bias, training=True, eps=norm.eps)
             elif stats is not None and i < len(stats):
                 mean, var = stats[i]
             else:
@@ -133,7 +147,7 @@ class ConvBody(nn.Module):
                 if stats is not None:
                     stats.append((mean, var))
             if not fused:
-                x = norm(x, mean, var)
+                x = TaskBatchNorm.normalize(x, mean, var, weight, bias, norm.eps)
             x = F.relu(x)
             if self.downsample == "max":
                 x = F.max_pool2d(x, 2)
@@ -157,9 +171,13 @@ class MLPBody(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
 
     def forward(self, x, n_stats=None, stats=None):
+        return self.forward_with(dict(self.named_parameters()), x, n_stats, stats)
+
+    def forward_with(self, params, x, n_stats=None, stats=None):
+        """:meth:`forward` with the weights in ``params``."""
         x = x.flatten(start_dim=1)
-        for layer in self.layers:
-            x = F.relu(layer(x))
+        for i in range(len(self.layers)):
+            x = F.relu(F.linear(x, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
         return x
 
 
@@ -251,6 +269,11 @@ class MetaNetwork(nn.Module):
 
     def features(self, params, x, n_stats=None, stats=None):
         body = {k[5:]: v for k, v in params.items() if k.startswith("body.")}
+        # functional_call swaps every parameter in and out at each call, about
+        # a third of a one-image Conv4 forward here; the built-in bodies take
+        # the weights directly (a subclass may override forward, so not it)
+        if type(self.body) in (ConvBody, MLPBody):
+            return self.body.forward_with(body, x, n_stats, stats)
         if self.stats_aware:
             return functional_call(self.body, body, (x,), {"n_stats": n_stats, "stats": stats})
         return functional_call(self.body, body, (x,))
