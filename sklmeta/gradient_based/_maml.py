@@ -209,8 +209,9 @@ _NOTES_DOC = """
     The inner loop is a pure function of a dict of weights: each step
     computes the support loss with those weights (the built-in encoders
     take them directly, any other module goes through
-    :func:`torch.func.functional_call`) and takes ``theta - alpha * grad`` (eq. 1 of the paper), keeping the
-    graph for exact second-order meta-gradients unless ``first_order``.
+    :func:`torch.func.functional_call`) and takes ``theta - alpha * grad``
+    (eq. 1 of the paper), keeping the graph for exact second-order
+    meta-gradients unless ``first_order``.
     Memory of second-order MAML grows linearly with ``n_inner_steps``:
     every step's graph is kept for the meta-gradient. Looping over tasks
     (``batch_tasks=False``) frees each task's graph before the next one, so
