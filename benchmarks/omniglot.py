@@ -130,6 +130,9 @@ def main(argv=None):
     parser.add_argument("--resume", default=None,
                         help="continue meta-training a learner pickled by --save, with "
                              "the learning-rate schedule it was built with")
+    parser.add_argument("--resume-lr-factor", type=float, default=None,
+                        help="with --resume: scale the meta learning rate by this factor "
+                             "for the rest of meta-training (a late decay)")
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
     if hasattr(module, "add_arguments"):
@@ -140,6 +143,10 @@ def main(argv=None):
     if tune_adaptation and args.train_split != "train":
         parser.error("--adapt-steps-grid and --adapt-lr-grid tune on the 'val' "
                      f"characters, which --train-split {args.train_split} meta-trains on")
+    if args.resume_lr_factor is not None and not args.resume:
+        parser.error("--resume-lr-factor scales a resumed learner's rate; give --resume too")
+    if args.resume_lr_factor is not None and args.resume_lr_factor <= 0:
+        parser.error(f"--resume-lr-factor must be > 0, got {args.resume_lr_factor}")
     if args.lr_halving_episodes < 1:
         parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
@@ -160,10 +167,18 @@ def main(argv=None):
         if hasattr(learner, "steps"):
             parser.error("--resume continues a single learner, not a meta-pipeline")
         # the learner keeps the learning-rate schedule it was built with
-        # (Reptile's anneal, MAML's constant rate); only the budget is new
-        own_schedules = [c for c in learner.callbacks or () if isinstance(c, LRScheduler)]
+        # (Reptile's anneal, MAML's constant rate); only the budget is new.
+        # An earlier --resume-lr-factor already lives in the optimizer's rate.
+        own_schedules = [c for c in learner.callbacks or () if isinstance(c, LRScheduler)
+                         and c.policy is not torch.optim.lr_scheduler.ConstantLR]
         callbacks = own_schedules + [c for c in standard_callbacks(args)
                                      if not isinstance(c, LRScheduler)]
+        if args.resume_lr_factor is not None:
+            # last_epoch=-1: the factor applies from the first resumed epoch on
+            callbacks.append(LRScheduler(
+                torch.optim.lr_scheduler.ConstantLR, factor=args.resume_lr_factor,
+                total_iters=2**31 - 1, last_epoch=-1,
+            ))
         learner.set_params(warm_start=True, max_epochs=args.max_epochs,
                            callbacks=callbacks, verbose=args.verbose)
         print(f"resuming after {len(learner.history_)} epochs")
@@ -183,6 +198,9 @@ def main(argv=None):
         summary = (f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
                    f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} "
                    f"queries) in {train_time:.0f} s = {n_train / train_time:.2f} episodes/s")
+        if hasattr(final_step(learner), "optimizer_"):
+            rates = {group["lr"] for group in final_step(learner).optimizer_.param_groups}
+            summary += f"; meta learning rate {', '.join(f'{r:.3g}' for r in sorted(rates))}"
         if "valid_acc" in history[-1]:
             summary += f"; last valid_acc {history[-1, 'valid_acc']:.4f}"
         print(summary)
