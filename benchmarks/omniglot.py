@@ -132,7 +132,8 @@ def main(argv=None):
                              "the learning-rate schedule it was built with")
     parser.add_argument("--resume-lr-factor", type=float, default=None,
                         help="with --resume: scale the meta learning rate by this factor "
-                             "for the rest of meta-training (a late decay)")
+                             "for the rest of meta-training (a late decay); --save keeps "
+                             "the scaled rate, and a later factor multiplies it again")
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
     if hasattr(module, "add_arguments"):
