@@ -8,10 +8,11 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
   1-shot, 15 queries per class, meta-batch 32, the MAML Omniglot network
   (four strided 3x3 convolutions of 64 filters with task batch norm), one
   inner step (Reptile: one full-batch step on the task's 80 images);
-  ``-5steps``: five inner steps; ``maml-vmap``: the 32 tasks batched with
-  :func:`torch.vmap` instead of looped (what ``batch_tasks='auto'`` avoids
-  on a CPU); ``maml-loop``: the 32 tasks looped (what ``'auto'`` avoids on
-  CUDA); ``-transductive``: queries batch-normalised with their own
+  ``-5steps``: five inner steps; ``-vmap``: the tasks batched with
+  :func:`torch.vmap`, ``-loop``: looped, whatever ``batch_tasks='auto'``
+  would choose; ``reptile-paper``: Reptile at the Omniglot benchmark's
+  settings (Nichol et al.'s): meta-batch 5 of 5-way tasks with 10 images
+  per class, five Adam steps on minibatches of 10; ``-transductive``: queries batch-normalised with their own
   statistics (``transductive=True``), as learn2learn's loop does, instead
   of with the support set's, which costs a second pass of the support set
   through the network;
@@ -58,7 +59,8 @@ import torch
 N_WAY, N_SHOT, N_QUERY, META_BATCH = 5, 1, 15, 32
 SKLMETA_ROWS = ("floor", "fomaml", "maml", "maml-transductive", "fomaml-transductive",
                 "reptile", "maml-5steps", "fomaml-5steps", "maml-vmap", "maml-loop",
-                "sinusoid-vmap", "sinusoid-loop", "adapt")
+                "reptile-vmap", "reptile-loop", "reptile-paper", "reptile-paper-vmap",
+                "reptile-paper-loop", "sinusoid-vmap", "sinusoid-loop", "adapt")
 PEER_ROWS = ("l2l-maml", "l2l-fomaml", "l2l-sinusoid", "l2l-adapt")
 ROWS = SKLMETA_ROWS + PEER_ROWS
 # (learn2learn row, sklmeta row) pairs compared: the transductive rows do the
@@ -115,6 +117,9 @@ def conv_learner(row, device):
                   verbose=0, random_state=0, device=device)
     steps = 5 if row.endswith("5steps") else 1
     common["batch_tasks"] = {"vmap": True, "loop": False}.get(row.rsplit("-", 1)[-1], "auto")
+    if row.startswith("reptile-paper"):
+        common.update(n_shot=5, n_query=5, meta_batch_size=5)
+        return ReptileClassifier(n_inner_steps=5, inner_batch_size=10, **common)
     if row.startswith("reptile"):
         return ReptileClassifier(n_inner_steps=steps, inner_batch_size=None,
                                  **common)
@@ -261,7 +266,7 @@ def make_round(row, device):
         est = conv_learner(row, device).set_params(max_epochs=0).meta_fit(X, y)
         episodes = est._episode_source(X, y, device, "X")
         episodes.seed(0)
-        batches = [[episodes.draw() for _ in range(META_BATCH)] for _ in range(3)]
+        batches = [[episodes.draw() for _ in range(est.meta_batch_size)] for _ in range(3)]
         rounds = iter(range(10**9))
         # the meta-step alone, on episodes drawn beforehand
         return lambda: est._meta_step(batches[next(rounds) % 3])
@@ -398,7 +403,9 @@ def format_table(results):
     lines = [f"{'row':<20}{'wall ms':>10}{'(min)':>10}{'cpu ms':>10}{'peak MB':>10}"
              f"{'wall/floor':>12}{'cpu/floor':>11}"]
     for row, r in results.items():
-        ratio = ("" if floor is None or "sinusoid" in row or "adapt" in row else
+        # the floor is over the 2560 images of the 32-task rows only
+        other_data = any(word in row for word in ("sinusoid", "adapt", "paper"))
+        ratio = ("" if floor is None or other_data else
                  f"{r['wall'] / floor['wall']:>12.2f}{r['cpu'] / floor['cpu']:>11.2f}")
         lines.append(f"{row:<20}{1000 * r['wall']:>10.1f}{1000 * r['min_wall']:>10.1f}"
                      f"{1000 * r['cpu']:>10.1f}{r['memory_mb']:>10.0f}{ratio}")
@@ -412,8 +419,9 @@ def format_table(results):
             memory = results[ours]["memory_mb"] / max(results[peer]["memory_mb"], 1e-9)
             lines.append(f"{ours + ' vs ' + peer:<36}{speedup:>35.2f}x{memory:>25.2f}x")
     lines += ["", "maml/fomaml/reptile: one meta-iteration of 32 tasks (5-way 1-shot, 15 "
-              "queries); -5steps: five inner steps; floor: one supervised step over the "
-              "same 2560 images; sinusoid: one meta-iteration of 25 tasks; adapt: fit "
+              "queries); -5steps: five inner steps; reptile-paper: 5 tasks of 5-way x 10 "
+              "images, 5 Adam steps on 10-image minibatches; floor: one supervised step "
+              "over the same 2560 images; sinusoid: one meta-iteration of 25 tasks; adapt: fit "
               "(10 steps, 5-way 5-shot) + predict (75 queries); l2l-*: learn2learn's "
               "MAML clone()/adapt() loop at the same settings. Load average after: "
               f"{os.getloadavg()[0]:.1f}"]

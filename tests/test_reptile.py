@@ -9,6 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklmeta import evaluate_episodes
 from sklmeta.datasets._sinusoid import SinusoidTasks
 from sklmeta.gradient_based import ReptileClassifier, ReptileRegressor
+from sklmeta.gradient_based._functional import task_loss
 
 ESTIMATORS = [
     ReptileClassifier(encoder="mlp", n_adapt_steps=10, verbose=0, random_state=0,
@@ -128,3 +129,36 @@ def test_transductive_prediction_and_validation_use_the_queries_statistics():
         X[support], codes[support], X[query], codes[query])), len(est.classes_))
     _, acc = est._evaluate_episode(episode)
     assert acc == pytest.approx(est.score(X[query], y[query]), abs=1e-6)
+
+
+@pytest.mark.parametrize("inner_optimizer, torch_optimizer", [
+    ("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr)),
+    ("adam", lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(0.0, 0.999))),
+])
+@pytest.mark.parametrize("batched", [False, True])
+def test_inner_steps_match_torch_optimizers(inner_optimizer, torch_optimizer, batched):
+    """The functional inner loop takes the steps of torch's optimizers on leaf weights."""
+    task = next(iter(SinusoidTasks(n_shot=10, n_query=0, n_tasks=1, random_state=0)))
+    x = torch.as_tensor(task.X_support, dtype=torch.float32)
+    y = torch.as_tensor(task.y_support, dtype=torch.float32)
+    est = ReptileRegressor(inner_optimizer=inner_optimizer, inner_lr=0.05, max_epochs=0,
+                           verbose=0, random_state=0, device="cpu").meta_fit(
+        SinusoidTasks(n_tasks=1, random_state=0))
+    network = est.network_
+    start = network.task_params(1, detach=True)
+    if batched:
+        adapted = torch.vmap(lambda x, y: est._descend(start, x, y, 4, True)[0])(x[None], y[None])
+        adapted = {k: v[0] for k, v in adapted.items()}
+    else:
+        adapted = est._descend(start, x, y, 4, False)[0]
+
+    leaves = {k: v.clone().requires_grad_() for k, v in start.items()}
+    optimizer = torch_optimizer(list(leaves.values()), 0.05)
+    for _ in range(4):
+        optimizer.zero_grad()
+        task_loss(network.output(leaves, x), y).backward()
+        optimizer.step()
+    assert set(adapted) == set(leaves)
+    for name, value in leaves.items():
+        torch.testing.assert_close(adapted[name], value.detach(), rtol=1e-5, atol=1e-6)
+        assert not torch.equal(value.detach(), start[name])

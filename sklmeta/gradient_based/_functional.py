@@ -356,8 +356,8 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
     """
     names = network.adapted_names(params)
     params = {k: v.detach() for k, v in params.items()}
-    m = {k: torch.zeros_like(params[k]) for k in names}
-    v = {k: torch.zeros_like(params[k]) for k in names}
+    m = [torch.zeros_like(params[k]) for k in names]
+    v = [torch.zeros_like(params[k]) for k in names]
     loss = aux = None
     for t in range(1, n_steps + 1):
         index = None if batches is None else batches[t - 1]
@@ -367,18 +367,41 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
             return loss_of({**frozen, **sub}, index)
 
         grads, loss, aux = gradient(loss_fn, adapted, create_graph=False, batched=batched)
-        new = {}
-        for k in names:
-            if optimizer == "sgd":
-                step = grads[k]
-            else:
-                m[k] = betas[0] * m[k] + (1 - betas[0]) * grads[k]
-                v[k] = betas[1] * v[k] + (1 - betas[1]) * grads[k] ** 2
-                m_hat = m[k] / (1 - betas[0] ** t)
-                v_hat = v[k] / (1 - betas[1] ** t)
-                step = m_hat / (v_hat.sqrt() + eps)
-            new[k] = (adapted[k] - lr * step).detach()
-        params = {**params, **new}
+        weights = [adapted[k].detach() for k in names]
+        grads = [grads[k] for k in names]
+        if optimizer == "sgd":
+            new = _sgd_update(weights, grads, lr, batched)
+        else:
+            new = _adam_update(weights, grads, m, v, t, lr, betas, eps, batched)
+        params = {**params, **dict(zip(names, new))}
     if loss is not None:
         loss, aux = loss.detach(), aux.detach()
     return params, loss, aux
+
+
+def _sgd_update(weights, grads, lr, batched):
+    if batched:
+        return [w - lr * g for w, g in zip(weights, grads)]
+    # one multi-tensor call instead of one small op per weight: on a CPU, Conv4's
+    # 18 tensors made the per-op overhead a sizeable part of a 10-image step
+    return torch._foreach_add(weights, grads, alpha=-lr)
+
+
+def _adam_update(weights, grads, m, v, t, lr, betas, eps, batched):
+    """One Adam step; updates the moment lists ``m`` and ``v`` in place."""
+    beta1, beta2 = betas
+    step_size = lr / (1 - beta1 ** t)
+    root_correction = math.sqrt(1 - beta2 ** t)
+    if batched:  # the multi-tensor ops have no vmap rule
+        for i, g in enumerate(grads):
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+        return [w - step_size * mi / ((vi.sqrt() / root_correction) + eps)
+                for w, mi, vi in zip(weights, m, v)]
+    torch._foreach_lerp_(m, grads, 1 - beta1)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+    denominators = torch._foreach_sqrt(v)
+    torch._foreach_div_(denominators, root_correction)
+    torch._foreach_add_(denominators, eps)
+    return torch._foreach_addcdiv(weights, m, denominators, value=-step_size)
