@@ -12,8 +12,9 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
   :func:`torch.vmap`, ``-loop``: looped, whatever ``batch_tasks='auto'``
   would choose; ``reptile-paper``: Reptile at the Omniglot benchmark's
   settings (Nichol et al.'s): meta-batch 5 of 5-way tasks with 10 images
-  per class, five Adam steps on minibatches of 10; ``-transductive``: queries batch-normalised with their own
-  statistics (``transductive=True``), as learn2learn's loop does, instead
+  per class, five Adam steps on minibatches of 10; ``-transductive``:
+  queries batch-normalised with their own statistics
+  (``transductive=True``), as learn2learn's loop does, instead
   of with the support set's, which costs a second pass of the support set
   through the network;
 - ``floor``: one plain supervised forward + backward + Adam step of the same
