@@ -162,3 +162,98 @@ def test_inner_steps_match_torch_optimizers(inner_optimizer, torch_optimizer, ba
     for name, value in leaves.items():
         torch.testing.assert_close(adapted[name], value.detach(), rtol=1e-5, atol=1e-6)
         assert not torch.equal(value.detach(), start[name])
+
+
+def _torch_adam(leaves, lr, state=None):
+    optimizer = torch.optim.Adam(list(leaves.values()), lr=lr, betas=(0.0, 0.999))
+    if state is not None:
+        moments, steps = state
+        for name, leaf in leaves.items():
+            optimizer.state[leaf] = {
+                "step": torch.tensor(float(steps)),
+                "exp_avg": torch.zeros_like(leaf),
+                "exp_avg_sq": moments[name].clone(),
+            }
+    return optimizer
+
+
+def _adam_steps(network, leaves, optimizer, x, y, n_steps):
+    for _ in range(n_steps):
+        optimizer.zero_grad()
+        task_loss(network.output(leaves, x), y).backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("batch_tasks", [False, True])
+def test_adam_state_is_carried_from_task_to_task(batch_tasks):
+    """Looped tasks continue one Adam's second moments, as one torch.optim.Adam
+    would; batched tasks start from the same state and keep their mean."""
+    tasks = list(SinusoidTasks(n_shot=5, n_query=5, n_tasks=4, random_state=0))
+    est = ReptileRegressor(inner_optimizer="adam", inner_lr=0.05, n_inner_steps=3,
+                           meta_batch_size=2, episodes_per_epoch=2, max_epochs=1,
+                           meta_lr=1.0, batch_tasks=batch_tasks, verbose=0,
+                           random_state=0, device="cpu")
+    est.meta_fit(task for task in tasks[:2])  # one meta-step: a non-zero state
+    assert est.inner_step_count_ == 6
+    theta = est.network_.task_params(1, detach=True)
+    state = ({k: v.clone() for k, v in est.inner_moments_.items()}, est.inner_step_count_)
+    data = [(torch.as_tensor(np.vstack([t.X_support, t.X_query]), dtype=torch.float32),
+             torch.as_tensor(np.concatenate([t.y_support, t.y_query]), dtype=torch.float32))
+            for t in tasks[2:]]
+
+    network, adapted, moments = est.network_, [], []
+    shared = None
+    for x, y in data:
+        leaves = {k: v.clone().requires_grad_() for k, v in theta.items()}
+        if batch_tasks or shared is None:
+            optimizer = _torch_adam(leaves, 0.05, state)
+        else:  # the same optimizer's state, moved onto the new leaves
+            optimizer = _torch_adam(leaves, 0.05, shared)
+        _adam_steps(network, leaves, optimizer, x, y, 3)
+        adapted.append({k: v.detach() for k, v in leaves.items()})
+        moments.append({k: optimizer.state[v]["exp_avg_sq"] for k, v in leaves.items()})
+        shared = (moments[-1], state[1] + 3)
+
+    est.set_params(warm_start=True)
+    est.meta_fit(task for task in tasks[2:])
+    assert est.inner_step_count_ == 12
+    expected = moments[-1] if not batch_tasks else {
+        k: (moments[0][k] + moments[1][k]) / 2 for k in theta}
+    for name, value in est.network_.task_params(1, detach=True).items():
+        torch.testing.assert_close(value, (adapted[0][name] + adapted[1][name]) / 2,
+                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(est.inner_moments_[name], expected[name],
+                                   rtol=1e-5, atol=1e-9)
+        assert not torch.equal(est.inner_moments_[name], state[0][name])
+
+
+def test_fit_starts_from_the_carried_adam_state_and_keeps_it(blobs):
+    X, y = blobs
+    est = ReptileClassifier(encoder="mlp", n_shot=2, n_query=2, n_adapt_steps=4,
+                            max_epochs=1, episodes_per_epoch=10, verbose=0,
+                            random_state=0, device="cpu").meta_fit(X, y)
+    state = ({k: v.clone() for k, v in est.inner_moments_.items()}, est.inner_step_count_)
+    assert state[1] == 10 * 5
+    x, labels = X[y < 3], y[y < 3]
+    est.fit(x, labels)
+    leaves = {k: v.clone().requires_grad_()
+              for k, v in est.network_.task_params(3, detach=True).items()}
+    moments = {k: v.expand_as(leaves[k]) for k, v in state[0].items()}
+    optimizer = _torch_adam(leaves, est.inner_lr, (moments, state[1]))
+    _adam_steps(est.network_, leaves, optimizer, torch.as_tensor(x, dtype=torch.float32),
+                torch.as_tensor(labels), 4)
+    for name, value in leaves.items():
+        torch.testing.assert_close(est.adapted_params_[name], value.detach(),
+                                   rtol=1e-5, atol=1e-6)
+    for name, value in est.inner_moments_.items():
+        assert torch.equal(value, state[0][name])
+    assert est.inner_step_count_ == state[1]
+    copy = clone(est)
+    for name, value in copy.inner_moments_.items():
+        assert torch.equal(value, state[0][name])
+    # Adam started afresh would have landed elsewhere
+    fresh = {k: v.clone().requires_grad_()
+             for k, v in est.network_.task_params(3, detach=True).items()}
+    _adam_steps(est.network_, fresh, _torch_adam(fresh, est.inner_lr),
+                torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(labels), 4)
+    assert not torch.allclose(fresh["head.weight"], est.adapted_params_["head.weight"])

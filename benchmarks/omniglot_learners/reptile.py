@@ -21,6 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--n-adapt-steps", type=int, default=50)
     parser.add_argument("--adapt-lr", type=float, default=None,
                         help="step size of adaptation (default: --inner-lr)")
+    parser.add_argument("--reset-inner-state", action="store_true",
+                        help="start the inner Adam's moments from zero on every task "
+                             "instead of carrying them on, as the authors' code does")
     parser.add_argument("--transductive", action="store_true",
                         help="batch-normalise queries with their own statistics, as "
                              "the paper's 'Reptile + Transduction' figures do")
@@ -51,6 +54,7 @@ def build(args, callbacks):
         n_inner_steps=args.n_inner_steps,
         inner_lr=args.inner_lr,
         inner_optimizer="adam",
+        carry_inner_state=not args.reset_inner_state,
         inner_batch_size=args.inner_batch_size,
         n_adapt_steps=args.n_adapt_steps,
         adapt_lr=args.adapt_lr,

@@ -346,21 +346,27 @@ def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=No
 
 
 def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
-                  batches=None, betas=(0.0, 0.999), eps=1e-8):
+                  batches=None, betas=(0.0, 0.999), eps=1e-8, adam_state=None):
     """``n_steps`` of SGD or Adam on detached weights (Reptile's inner loop).
 
     ``batches``, when given, holds one minibatch index tensor per step,
     passed to ``loss_of(params, index)``; else the index is None. Adam's
-    moments start at zero for every task. Returns the adapted weights and
-    the last step's loss.
+    first moment starts at zero; its second moment and step count start
+    from ``adam_state``, a pair ``(moments, steps)`` with ``moments`` a dict
+    of tensors shaped like ``params`` (left unchanged), else from zero.
+    Returns the adapted weights, the last step's loss and auxiliary output,
+    and the second moments reached (an empty dict for SGD).
     """
     names = network.adapted_names(params)
     params = {k: v.detach() for k, v in params.items()}
     m = [torch.zeros_like(params[k]) for k in names]
-    v = [torch.zeros_like(params[k]) for k in names]
+    if adam_state is None:
+        v, start = [torch.zeros_like(params[k]) for k in names], 0
+    else:
+        v, start = [adam_state[0][k].clone() for k in names], adam_state[1]
     loss = aux = None
-    for t in range(1, n_steps + 1):
-        index = None if batches is None else batches[t - 1]
+    for t in range(start + 1, start + n_steps + 1):
+        index = None if batches is None else batches[t - start - 1]
         adapted = {k: params[k] if batched else params[k].requires_grad_() for k in names}
 
         def loss_fn(sub, frozen=params, index=index):
@@ -376,7 +382,8 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
         params = {**params, **dict(zip(names, new))}
     if loss is not None:
         loss, aux = loss.detach(), aux.detach()
-    return params, loss, aux
+    moments = {} if optimizer == "sgd" else dict(zip(names, v))
+    return params, loss, aux, moments
 
 
 def _sgd_update(weights, grads, lr, batched):
