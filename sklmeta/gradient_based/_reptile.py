@@ -34,17 +34,20 @@ class _Reptile(GradientMetaEstimator):
         }
         self.inner_step_count_ = 0
 
+    def _carries_adam_state(self):
+        return self.inner_optimizer == "adam" and self.carry_inner_state
+
     def _adam_state(self, params):
         """The carried Adam state, its moments in the shapes of ``params``
         (a task's starting weights); None when every task starts afresh."""
-        if self.inner_optimizer != "adam" or not self.carry_inner_state:
+        if not self._carries_adam_state():
             return None
         moments = {k: m.expand_as(params[k]) for k, m in self.inner_moments_.items()}
         return moments, self.inner_step_count_
 
     def _carry(self, moments, n_steps):
         """Keep the second moments a task (or batch of tasks) ended with."""
-        if self.inner_optimizer == "adam" and self.carry_inner_state:
+        if self._carries_adam_state():
             self.inner_moments_ = {k: self._meta_shaped(k, v) for k, v in moments.items()}
             self.inner_step_count_ += n_steps
 
