@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from skorch.callbacks import LRScheduler
+from skorch.history import History
 
 from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
@@ -130,6 +131,11 @@ def main(argv=None):
     parser.add_argument("--resume", default=None,
                         help="continue meta-training a learner pickled by --save, with "
                              "the learning-rate schedule it was built with")
+    parser.add_argument("--init-from", default=None,
+                        help="start from the meta-learned state of a learner saved with "
+                             "--save, meta-trained further with this run's settings (such "
+                             "as another number of ways); unlike --resume, the schedule "
+                             "and the meta-optimizer start afresh")
     parser.add_argument("--resume-lr-factor", type=float, default=None,
                         help="with --resume: scale the meta learning rate by this factor "
                              "for the rest of meta-training (a late decay); --save keeps "
@@ -144,6 +150,8 @@ def main(argv=None):
     if tune_adaptation and args.train_split != "train":
         parser.error("--adapt-steps-grid and --adapt-lr-grid tune on the 'val' "
                      f"characters, which --train-split {args.train_split} meta-trains on")
+    if args.init_from and args.resume:
+        parser.error("give --resume or --init-from, not both")
     if args.resume_lr_factor is not None and not args.resume:
         parser.error("--resume-lr-factor scales a resumed learner's rate; give --resume too")
     if args.resume_lr_factor is not None and args.resume_lr_factor <= 0:
@@ -185,6 +193,21 @@ def main(argv=None):
         print(f"resuming after {len(learner.history_)} epochs")
     else:
         learner = module.build(args, standard_callbacks(args))
+    if args.init_from:
+        with open(args.init_from, "rb") as f:
+            source = pickle.load(f)
+        if type(source) is not type(learner):
+            parser.error(f"--init-from holds a {type(source).__name__}, "
+                         f"not a {type(learner).__name__}")
+        # the meta-learned state (weights, carried optimizer state); this
+        # run's parameters, meta-optimizer and schedule stay as built, and a
+        # new history lets the schedule start from its first epoch
+        for name in source._meta_attributes:
+            if hasattr(source, name):
+                setattr(learner, name, getattr(source, name))
+        learner.history_ = History()
+        learner.set_params(warm_start=True)
+        print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")
     epochs_before = len(learner.history_) if args.resume else 0
     start = time.perf_counter()
     learner.meta_fit(train.data, train.target, validation_data=validation)

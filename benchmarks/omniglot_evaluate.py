@@ -4,13 +4,16 @@ Usage::
 
     python benchmarks/omniglot_evaluate.py reptile.pkl --settings 5:1 5:5
     python benchmarks/omniglot_evaluate.py reptile.pkl --transductive 0 --n-episodes 300
+    python benchmarks/omniglot_evaluate.py reptile.pkl --set adapt_batch_size=10 --split val
 
 Prints accuracy ± 95% confidence interval and the wall time of each
 setting (n-way:n-shot, 15 queries per class), drawn as ``omniglot.py``
-draws them. ``--transductive`` overrides the learner's own setting.
+draws them. ``--transductive`` and ``--set name=value`` override the
+learner's own adaptation options.
 """
 
 import argparse
+import ast
 import pickle
 import sys
 import time
@@ -28,6 +31,16 @@ def setting(text):
     return n_way, n_shot
 
 
+def assignment(text):
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value such as adapt_lr=0.001, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"{value!r} in {text!r} is not a Python literal")
+
+
 def main(argv=None):
     # the learners' callbacks (e.g. Reptile's anneal) live beside this script
     sys.path.insert(0, str(Path(__file__).parent))
@@ -39,12 +52,22 @@ def main(argv=None):
     parser.add_argument("--n-query", type=int, default=15)
     parser.add_argument("--transductive", type=int, choices=(0, 1), default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", type=assignment, nargs="+", default=[], metavar="NAME=VALUE",
+                        help="learner parameters to set before evaluating, such as "
+                             "n_adapt_steps=100")
+    parser.add_argument("--split", choices=("test", "val"), default="test",
+                        help="characters to draw episodes from; 'val' to choose settings")
     args = parser.parse_args(argv)
     with open(args.pickle, "rb") as f:
         learner = pickle.load(f)
     if args.transductive is not None:
         learner.set_params(transductive=bool(args.transductive))
-    test = load_omniglot(split="test", rotations=True)
+    if args.set:
+        learner.set_params(**dict(args.set))
+    print(", ".join(f"{name}={value!r}" for name, value in learner.get_params().items()
+                    if name in ("n_adapt_steps", "adapt_lr", "adapt_batch_size",
+                                "transductive")), flush=True)
+    test = load_omniglot(split=args.split, rotations=True)
     for n_way, n_shot in args.settings:
         start = time.perf_counter()
         result = evaluate_episodes(

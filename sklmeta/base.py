@@ -10,6 +10,7 @@ learners overrides a few hooks: ``_initialize_modules``, ``_episode_loss``
 """
 
 import copy
+import inspect
 import io
 import warnings
 
@@ -284,6 +285,10 @@ class BaseMetaEstimator(BaseEstimator):
             state.update(
                 torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
             )
+        # a parameter added since the estimator was pickled takes its default
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name not in state and param.default is not inspect.Parameter.empty:
+                state[name] = param.default
         super().__setstate__(state)
 
     # ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The shared meta-estimator contract, exercised through ProtoNetClassifier."""
 
+import io
 import pickle
 
 import numpy as np
@@ -52,6 +53,20 @@ def test_pickle_round_trip_keeps_everything(meta_fitted_protonet, blobs):
     assert len(restored.history_) == len(est.history_)
     again = clone(restored)  # the meta state survives pickling and cloning
     np.testing.assert_array_equal(again.fit(X[y >= 25], y[y >= 25]).predict(X), est.predict(X))
+
+
+def test_a_pickle_from_before_a_new_parameter_loads_with_its_default(meta_fitted_protonet, blobs):
+    X, y = blobs
+    est = clone(meta_fitted_protonet).set_params(verbose=2)
+    state = est.__getstate__()
+    older = ProtoNetClassifier.__new__(ProtoNetClassifier)
+    saved = torch.load(io.BytesIO(state["_torch_payload"]), weights_only=False)
+    payload = {k: v for k, v in saved.items() if k not in ("verbose", "n_val_episodes")}
+    older.__setstate__(payload)  # as a pickle written before the two existed
+    assert older.verbose == 1 and older.n_val_episodes == ProtoNetClassifier().n_val_episodes
+    assert older.get_params()["n_way"] == est.n_way
+    np.testing.assert_array_equal(older.fit(X[y >= 25], y[y >= 25]).predict(X),
+                                  est.fit(X[y >= 25], y[y >= 25]).predict(X))
 
 
 def test_routed_keyword_arguments_are_checked():

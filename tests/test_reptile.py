@@ -93,12 +93,46 @@ def test_adapt_lr_is_the_step_size_of_fit(blobs):
     assert any(not torch.equal(default[k], start[k]) for k in start)
 
 
+def test_adapt_batch_size_steps_fit_on_minibatches_of_the_support_set(blobs, monkeypatch):
+    X, y = blobs
+    est = ReptileClassifier(encoder="mlp", n_shot=2, n_query=2, inner_optimizer="sgd",
+                            inner_lr=0.05, n_adapt_steps=3, max_epochs=1, episodes_per_epoch=10,
+                            verbose=0, random_state=0, device="cpu").meta_fit(X, y)
+    x, labels = np.vstack([X[y == 0][:4], X[y == 1][:4]]), np.repeat([0, 1], 4)
+    full = est.fit(x, labels).adapted_params_
+    network = est.network_
+    est.set_params(adapt_batch_size=len(x))  # an adaptation option: meta state kept
+    assert est.network_ is network
+    whole = est.fit(x, labels).adapted_params_
+    for key in full:
+        assert torch.equal(whole[key], full[key])
+
+    # fix the order the minibatches are cut from: 7, 6, ..., 0, then 7, 6, ...
+    import sklmeta.gradient_based._reptile as reptile
+    monkeypatch.setattr(reptile, "random_permutation",
+                        lambda n, device=None: torch.arange(n - 1, -1, -1, device=device))
+    adapted = est.set_params(adapt_batch_size=3).fit(x, labels).adapted_params_
+    leaves = {k: v.clone().requires_grad_()
+              for k, v in est.network_.task_params(2, detach=True).items()}
+    optimizer = torch.optim.SGD(list(leaves.values()), lr=0.05)
+    xs, ys = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(labels)
+    for index in ([7, 6, 5], [4, 3, 2], [1, 0, 7]):
+        optimizer.zero_grad()
+        task_loss(est.network_.output(leaves, xs[index]), ys[index]).backward()
+        optimizer.step()
+    for name, value in leaves.items():
+        torch.testing.assert_close(adapted[name], value.detach(), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(adapted["head.weight"], full["head.weight"])
+
+
 def test_parameter_errors_name_the_argument(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="inner_optimizer must be one of 'sgd', 'adam'"):
         ReptileClassifier(inner_optimizer="rmsprop", verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="inner_batch_size must be >= 1"):
         ReptileClassifier(inner_batch_size=0, verbose=0).fit(X, y)
+    with pytest.raises(ValueError, match="adapt_batch_size must be >= 1"):
+        ReptileClassifier(adapt_batch_size=0, verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="adapt_lr must be > 0"):
         ReptileClassifier(adapt_lr=-1.0, verbose=0).fit(X, y)
     with pytest.raises(ValueError, match="needs a task collection"):

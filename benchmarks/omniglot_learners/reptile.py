@@ -21,6 +21,10 @@ def add_arguments(parser):
     parser.add_argument("--n-adapt-steps", type=int, default=50)
     parser.add_argument("--adapt-lr", type=float, default=None,
                         help="step size of adaptation (default: --inner-lr)")
+    parser.add_argument("--adapt-batch-size", type=int, default=None,
+                        help="support examples per adaptation step (default: all)")
+    parser.add_argument("--meta-step", type=float, default=1.0,
+                        help="outer step size at the start, annealed linearly to 0")
     parser.add_argument("--reset-inner-state", action="store_true",
                         help="start the inner Adam's moments from zero on every task "
                              "instead of carrying them on, as the authors' code does")
@@ -58,11 +62,12 @@ def build(args, callbacks):
         inner_batch_size=args.inner_batch_size,
         n_adapt_steps=args.n_adapt_steps,
         adapt_lr=args.adapt_lr,
+        adapt_batch_size=args.adapt_batch_size,
         transductive=args.transductive,
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
         meta_batch_size=args.meta_batch_size,
-        meta_lr=1.0,
+        meta_lr=args.meta_step,
         callbacks=[anneal, *budget],
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,

@@ -17,11 +17,13 @@ class _Reptile(GradientMetaEstimator):
     _meta_attributes = GradientMetaEstimator._meta_attributes + (
         "inner_moments_", "inner_step_count_",
     )
+    _adaptation_params = GradientMetaEstimator._adaptation_params | {"adapt_batch_size"}
 
     def _validate_params(self):
         device = super()._validate_params()
         check_option(self.inner_optimizer, "inner_optimizer", ("sgd", "adam"))
         check_int(self.inner_batch_size, "inner_batch_size", min_value=1, allow_none=True)
+        check_int(self.adapt_batch_size, "adapt_batch_size", min_value=1, allow_none=True)
         check_bool(self.carry_inner_state, "carry_inner_state")
         return device
 
@@ -51,10 +53,11 @@ class _Reptile(GradientMetaEstimator):
             self.inner_moments_ = {k: self._meta_shaped(k, v) for k, v in moments.items()}
             self.inner_step_count_ += n_steps
 
-    def _minibatches(self, n, n_steps, device):
-        """Index tensors of the inner steps: None for full batches, else
-        epochs over the task's ``n`` examples in random order, cut in pieces."""
-        size = self.inner_batch_size
+    @staticmethod
+    def _minibatches(n, n_steps, size, device):
+        """Index tensors of ``n_steps`` steps on minibatches of ``size``: None
+        for full batches, else epochs over the task's ``n`` examples in
+        random order, cut in pieces."""
         if size is None or size >= n:
             return None
         n_epochs = -(-n_steps * size // n)
@@ -86,7 +89,10 @@ class _Reptile(GradientMetaEstimator):
         return value.reshape(-1, *shape).mean(dim=0)
 
     def _adapt_params(self, params, X, y):
-        return self._descend(params, X, y, self.n_adapt_steps, False, lr=self.adapt_lr)[0]
+        batches = self._minibatches(len(X), self.n_adapt_steps, self.adapt_batch_size, X.device)
+        return self._descend(
+            params, X, y, self.n_adapt_steps, False, batches, lr=self.adapt_lr
+        )[0]
 
     def _meta_step(self, batch):
         network = self.network_
@@ -100,7 +106,9 @@ class _Reptile(GradientMetaEstimator):
             y = torch.stack([d[1] for d in data])
             start = network.task_params(n_outputs[0], detach=True)
             # one draw of minibatch positions serves every task of the batch
-            batches = self._minibatches(x.shape[1], self.n_inner_steps, x.device)
+            batches = self._minibatches(
+                x.shape[1], self.n_inner_steps, self.inner_batch_size, x.device
+            )
 
             def task(x, y):
                 return self._descend(start, x, y, self.n_inner_steps, True, batches)
@@ -114,7 +122,9 @@ class _Reptile(GradientMetaEstimator):
             adapted, loss, acc = {}, 0.0, 0.0
             for (x, y), n_out in zip(data, n_outputs):
                 start = network.task_params(n_out, detach=True)
-                batches = self._minibatches(len(x), self.n_inner_steps, x.device)
+                batches = self._minibatches(
+                    len(x), self.n_inner_steps, self.inner_batch_size, x.device
+                )
                 params, task_loss_, task_acc, moments = self._descend(
                     start, x, y, self.n_inner_steps, False, batches
                 )
@@ -164,12 +174,16 @@ _PARAMS_DOC = """
         Examples per inner step in meta-training, taken in random order
         through the task's examples; None uses all of them at every step.
     n_adapt_steps : int, default={n_adapt_steps}
-        Full-batch inner optimizer steps taken by ``fit`` on a new task's
-        support set.
+        Inner optimizer steps taken by ``fit`` on a new task's support set.
     adapt_lr : float or None, default=None
         Learning rate of ``fit``'s steps (and of validation tasks'); None
         uses ``inner_lr``. Like ``n_adapt_steps``, an adaptation option:
         ``set_params(adapt_lr=...)`` keeps the meta-learned state.
+    adapt_batch_size : int or None, default=None
+        Support examples per step of ``fit`` (and of validation tasks),
+        taken in random order as ``inner_batch_size`` takes them; None uses
+        the whole support set at every step. The paper adapts on
+        minibatches of 5 (5-way) or 10 (20-way). An adaptation option.
     transductive : bool, default=False
         Batch-normalise the queries of ``predict`` and of validation tasks
         with their own batch's statistics (the paper's "transduction")
@@ -323,6 +337,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         inner_batch_size=10,
         n_adapt_steps=50,
         adapt_lr=None,
+        adapt_batch_size=None,
         transductive=False,
         batch_tasks="auto",
         max_epochs=10,
@@ -349,6 +364,7 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
         self.adapt_lr = adapt_lr
+        self.adapt_batch_size = adapt_batch_size
         self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs
@@ -422,6 +438,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         inner_batch_size=None,
         n_adapt_steps=10,
         adapt_lr=None,
+        adapt_batch_size=None,
         transductive=False,
         batch_tasks="auto",
         max_epochs=10,
@@ -448,6 +465,7 @@ class ReptileRegressor(RegressorOutputMixin, RegressorMixin, _Reptile):
         self.inner_batch_size = inner_batch_size
         self.n_adapt_steps = n_adapt_steps
         self.adapt_lr = adapt_lr
+        self.adapt_batch_size = adapt_batch_size
         self.transductive = transductive
         self.batch_tasks = batch_tasks
         self.max_epochs = max_epochs
