@@ -196,6 +196,8 @@ def main(argv=None):
     if args.init_from:
         with open(args.init_from, "rb") as f:
             source = pickle.load(f)
+        if hasattr(learner, "steps"):
+            parser.error("--init-from starts a single learner, not a meta-pipeline")
         if type(source) is not type(learner):
             parser.error(f"--init-from holds a {type(source).__name__}, "
                          f"not a {type(learner).__name__}")

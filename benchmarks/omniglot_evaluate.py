@@ -64,6 +64,10 @@ def main(argv=None):
         learner.set_params(transductive=bool(args.transductive))
     if args.set:
         learner.set_params(**dict(args.set))
+        final = learner.steps[-1][1] if hasattr(learner, "steps") else learner
+        if not hasattr(final, "history_"):
+            parser.error("--set changed a parameter of meta-training, which drops "
+                         "what the pickle learned; set adaptation options only")
     print(", ".join(f"{name}={value!r}" for name, value in learner.get_params().items()
                     if name in ("n_adapt_steps", "adapt_lr", "adapt_batch_size",
                                 "transductive")), flush=True)
