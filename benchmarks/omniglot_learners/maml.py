@@ -13,6 +13,9 @@ def add_arguments(parser):
     parser.add_argument("--meta-batch-size", type=int, default=32)
     parser.add_argument("--inner-lr", type=float, default=0.4)
     parser.add_argument("--n-inner-steps", type=int, default=1)
+    parser.add_argument("--meta-lr", type=float, default=1e-3,
+                        help="Adam's meta learning rate (the paper's 0.001); lower when "
+                             "starting from a meta-trained learner with --init-from")
     parser.add_argument("--n-adapt-steps", type=int, default=3,
                         help="the paper evaluates 5-way Omniglot after 3 steps")
     parser.add_argument("--adapt-lr", type=float, default=None,
@@ -36,7 +39,7 @@ def build(args, callbacks, **options):
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
         meta_batch_size=args.meta_batch_size,
-        meta_lr=1e-3,
+        meta_lr=args.meta_lr,
         # a constant meta learning rate: the standard LR schedule is dropped
         callbacks=time_budgets(callbacks),
         n_val_episodes=args.n_val_episodes,
