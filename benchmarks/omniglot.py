@@ -53,6 +53,48 @@ def standard_callbacks(args):
     return callbacks
 
 
+# options that shape this run rather than the learner: --resume takes them
+RUN_OPTIONS = {
+    "learner", "resume", "resume_lr_factor", "init_from", "max_epochs", "budget_minutes",
+    "verbose", "save", "n_episodes", "n_query", "train_split", "adapt_steps_grid",
+    "adapt_lr_grid", "default_malloc",
+}
+# options named otherwise than the learner parameter they set
+PARAM_OF_OPTION = {"train_way": "n_way", "train_shot": "n_shot", "train_query": "n_query",
+                   "seed": "random_state"}
+
+
+def given_options(parser, argv):
+    """Destinations of the options written on the command line (not defaults)."""
+    unset = object()
+    probe = argparse.Namespace(**{action.dest: unset for action in parser._actions})
+    parser.parse_args(argv, namespace=probe)
+    return {dest for dest, value in vars(probe).items() if value is not unset}
+
+
+def apply_resumed_options(parser, argv, args, module, learner):
+    """Set on the resumed learner the adaptation options given that differ
+    from its own; any other learner option given must match it, since
+    resuming continues the learner as it was built."""
+    aliases = {**PARAM_OF_OPTION, **getattr(module, "PARAM_OF_OPTION", {})}
+    for dest in sorted(given_options(parser, argv) - RUN_OPTIONS):
+        option = "--" + dest.replace("_", "-")
+        param = aliases.get(dest, dest)
+        pickled = learner.get_params(deep=False)
+        if param not in pickled:
+            parser.error(f"{option} builds a new learner and has no effect with --resume; "
+                         "start from the pickle's weights with --init-from instead")
+        value = getattr(args, dest)
+        if value == pickled[param]:
+            continue
+        learner.set_params(**{param: value})
+        if not hasattr(learner, "history_"):  # a parameter of meta-training
+            lower = " (or lower it with --resume-lr-factor)" if param == "meta_lr" else ""
+            parser.error(f"{option} {value} differs from the resumed learner's "
+                         f"{param}={pickled[param]!r}, which --resume keeps; start from "
+                         f"the pickle's weights with --init-from to change it{lower}")
+
+
 def choose_adaptation(learner, val, args, n_way, n_shot):
     """Set ``n_adapt_steps`` and ``adapt_lr`` to the pair of
     ``--adapt-steps-grid`` and ``--adapt-lr-grid`` values scoring best on
@@ -130,7 +172,9 @@ def main(argv=None):
                         help="pickle the meta-trained learner to this file")
     parser.add_argument("--resume", default=None,
                         help="continue meta-training a learner pickled by --save, with "
-                             "the learning-rate schedule it was built with")
+                             "the learning-rate schedule it was built with; learner options "
+                             "given must match it, except adaptation ones (such as "
+                             "--n-adapt-steps or --n-val-episodes), which are set on it")
     parser.add_argument("--init-from", default=None,
                         help="start from the meta-learned state of a learner saved with "
                              "--save, meta-trained further with this run's settings (such "
@@ -138,8 +182,9 @@ def main(argv=None):
                              "and the meta-optimizer start afresh")
     parser.add_argument("--resume-lr-factor", type=float, default=None,
                         help="with --resume: scale the meta learning rate by this factor "
-                             "for the rest of meta-training (a late decay); --save keeps "
-                             "the scaled rate, and a later factor multiplies it again")
+                             "(at most 1) for the rest of meta-training (a late decay); "
+                             "--save keeps the scaled rate, and a later factor multiplies "
+                             "it again")
     parser.add_argument("--default-malloc", action="store_true",
                         help="keep glibc's default mmap threshold")
     if hasattr(module, "add_arguments"):
@@ -154,22 +199,16 @@ def main(argv=None):
         parser.error("give --resume or --init-from, not both")
     if args.resume_lr_factor is not None and not args.resume:
         parser.error("--resume-lr-factor scales a resumed learner's rate; give --resume too")
-    if args.resume_lr_factor is not None and args.resume_lr_factor <= 0:
-        parser.error(f"--resume-lr-factor must be > 0, got {args.resume_lr_factor}")
+    if args.resume_lr_factor is not None and not 0 < args.resume_lr_factor <= 1:
+        parser.error("--resume-lr-factor must be in (0, 1], got "
+                     f"{args.resume_lr_factor}; to raise the rate, start a new "
+                     "meta-optimizer with --init-from (and --meta-lr, for the MAML family)")
     if args.lr_halving_episodes < 1:
         parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
         use_fast_malloc()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    train = load_omniglot(split=args.train_split, rotations=True)
-    val = load_omniglot(split="val", rotations=True)
-    # 'trainval' meta-trains on the validation characters too
-    validation = (val.data, val.target) if args.train_split == "train" else None
-    test = load_omniglot(split="test", rotations=True)
-    print(f"train: {len(np.unique(train.target))} classes, "
-          f"test: {len(np.unique(test.target))} classes (rotations as classes)")
-
     if args.resume:
         with open(args.resume, "rb") as f:
             learner = pickle.load(f)
@@ -188,6 +227,7 @@ def main(argv=None):
                 torch.optim.lr_scheduler.ConstantLR, factor=args.resume_lr_factor,
                 total_iters=2**31 - 1, last_epoch=-1,
             ))
+        apply_resumed_options(parser, argv, args, module, learner)
         learner.set_params(warm_start=True, max_epochs=args.max_epochs,
                            callbacks=callbacks, verbose=args.verbose)
         print(f"resuming after {len(learner.history_)} epochs")
@@ -210,6 +250,13 @@ def main(argv=None):
         learner.history_ = History()
         learner.set_params(warm_start=True)
         print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")
+    train = load_omniglot(split=args.train_split, rotations=True)
+    val = load_omniglot(split="val", rotations=True)
+    # 'trainval' meta-trains on the validation characters too
+    validation = (val.data, val.target) if args.train_split == "train" else None
+    test = load_omniglot(split="test", rotations=True)
+    print(f"train: {len(np.unique(train.target))} classes, "
+          f"test: {len(np.unique(test.target))} classes (rotations as classes)")
     epochs_before = len(learner.history_) if args.resume else 0
     start = time.perf_counter()
     learner.meta_fit(train.data, train.target, validation_data=validation)
@@ -221,8 +268,9 @@ def main(argv=None):
     new_epochs = history[epochs_before:]
     n_train = sum(sum(batch["train_batch_size"] for batch in epoch["batches"]) for epoch in new_epochs)
     if history:
+        trained = final_step(learner)  # resumed: its own episodes, not the defaults
         summary = (f"\nmeta-training: {len(new_epochs)} epochs, {n_train} episodes "
-                   f"({args.train_way}-way {args.train_shot}-shot, {args.train_query} "
+                   f"({trained.n_way}-way {trained.n_shot}-shot, {trained.n_query} "
                    f"queries) in {train_time:.0f} s = {n_train / train_time:.2f} episodes/s")
         if hasattr(final_step(learner), "optimizer_"):
             rates = {group["lr"] for group in final_step(learner).optimizer_.param_groups}

@@ -384,6 +384,26 @@ def test_anil_adapts_the_head_only_and_meta_sgd_learns_rates(blobs):
         assert torch.equal(rate, rates[key])
 
 
+def test_meta_sgd_adapt_lr_scales_the_learned_rates(blobs):
+    X, y = blobs
+    est = MAMLClassifier(encoder="mlp", learn_inner_lr=True, n_adapt_steps=1, n_shot=2,
+                         n_query=3, max_epochs=1, episodes_per_epoch=16, meta_batch_size=8,
+                         verbose=0, random_state=0, device="cpu").meta_fit(X, y)
+    start = est.network_.task_params(2)
+    rates = {k: r.detach().clone() for k, r in est.network_.inner_lrs.items()}
+    learned = est.fit(X[:40], y[:40]).adapted_params_
+    quarter = est.set_params(adapt_lr=est.inner_lr / 4).fit(X[:40], y[:40]).adapted_params_
+    # one step with a quarter of each learned rate moves each weight a quarter as far
+    for key in start:
+        torch.testing.assert_close(quarter[key] - start[key],
+                                   (learned[key] - start[key]) / 4, rtol=1e-4, atol=1e-6)
+    assert any(not torch.equal(learned[k], start[k]) for k in start)
+    # a single rate of adapt_lr would not be proportional: the rates were learned
+    assert not all(torch.all(r == est.inner_lr) for r in rates.values())
+    for key, rate in est.network_.inner_lrs.items():
+        assert torch.equal(rate, rates[key])  # adaptation leaves the rates as learned
+
+
 def test_parameter_errors_name_the_argument(blobs):
     X, y = blobs
     for params, match in [
@@ -395,7 +415,7 @@ def test_parameter_errors_name_the_argument(blobs):
         ({"transductive": "yes"}, "transductive must be a bool"),
         ({"adapt_lr": 0.0}, "adapt_lr must be > 0"),
         ({"adapt_lr": "0.1"}, "adapt_lr must be a real number"),
-        ({"learn_inner_lr": True, "adapt_lr": 0.1}, "adapt_lr must be None when learn_inner"),
+        ({"learn_inner_lr": True, "adapt_lr": -0.1}, "adapt_lr must be > 0"),
     ]:
         with pytest.raises((ValueError, TypeError), match=match):
             MAMLClassifier(verbose=0, **params).fit(X[:10], y[:10])

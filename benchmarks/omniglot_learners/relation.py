@@ -21,6 +21,8 @@ PAPER = {(5, 1): 99.6, (5, 5): 99.8, (20, 1): 97.6, (20, 5): 99.1}
 # and every test setting gained.
 LR_HALVING_EPISODES = 5000
 DEFAULTS = {"train_way": 20, "train_shot": 1, "train_query": 5}
+# the learner parameter each option sets, where the names differ (omniglot.py --resume)
+PARAM_OF_OPTION = {"embedding_blocks": "encoder__n_blocks"}
 
 
 def add_arguments(parser):

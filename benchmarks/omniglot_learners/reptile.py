@@ -11,6 +11,8 @@ from time_budget import time_budgets
 PAPER = {(5, 1): 95.39, (5, 5): 98.90, (20, 1): 88.14, (20, 5): 96.65}
 # 10 examples per class for training: the paper's "train shots"
 DEFAULTS = {"train_way": 5, "train_shot": 5, "train_query": 5, "episodes_per_epoch": 500}
+# the learner parameter each option sets, where the names differ (omniglot.py --resume)
+PARAM_OF_OPTION = {"meta_step": "meta_lr"}
 
 
 def add_arguments(parser):

@@ -323,11 +323,13 @@ def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=No
 
     ``loss_of(params)`` gives the support loss; only the names the network
     adapts change, each with its (possibly learned) learning rate, or with
-    ``lr`` when given.
+    ``lr`` when given: one float for all, or a dict of rates by name.
     """
     names = network.adapted_names(params)
     if lr is None:
         lrs = network.learning_rates(names)
+    elif isinstance(lr, dict):
+        lrs = lr
     else:
         lrs = {name: lr for name in names}
     for _ in range(n_steps):

@@ -18,11 +18,6 @@ class _MAML(GradientMetaEstimator):
         check_bool(self.first_order, "first_order")
         check_bool(self.learn_inner_lr, "learn_inner_lr")
         check_option(self.inner_params, "inner_params", ("all", "head"))
-        if self.learn_inner_lr and self.adapt_lr is not None:
-            raise ValueError(
-                "adapt_lr must be None when learn_inner_lr=True: Meta-SGD adapts "
-                f"with its meta-learned learning rates, got adapt_lr={self.adapt_lr!r}."
-            )
         return device
 
     def _network_options(self):
@@ -63,9 +58,18 @@ class _MAML(GradientMetaEstimator):
             out = self._query_output(params, x_support, x_query)
         return params, out
 
+    def _adaptation_lr(self, params):
+        """``adapt_lr``; for Meta-SGD, the learned rates scaled by ``adapt_lr / inner_lr``."""
+        if self.adapt_lr is None or not self.learn_inner_lr:
+            return self.adapt_lr
+        scale = self.adapt_lr / self.inner_lr
+        names = self.network_.adapted_names(params)
+        return {name: scale * rate.detach()
+                for name, rate in self.network_.learning_rates(names).items()}
+
     def _adapt_params(self, params, X, y):
         return self._inner_loop(params, X, y, None, self.n_adapt_steps, False, False,
-                                lr=self.adapt_lr)[0]
+                                lr=self._adaptation_lr(params))[0]
 
     def _query_loss(self, x_support, y_support, x_query, y_query, n_outputs, batched):
         params = self.network_.task_params(n_outputs)
@@ -132,7 +136,9 @@ _PARAMS_DOC = """
         uses ``inner_lr``, the rate of meta-training. Like ``n_adapt_steps``
         it can be tuned after meta-training: more steps of a smaller rate
         than meta-training's can adapt better to harder tasks (more ways).
-        Must be None with ``learn_inner_lr=True``, whose rates are learned.
+        With ``learn_inner_lr=True`` it scales the learned rates by
+        ``adapt_lr / inner_lr`` (None: as learned), so that ten steps of a
+        tenth of them can replace the one step of meta-training.
     first_order : bool, default=False
         Drop the second-order terms of the meta-gradient (FOMAML): faster,
         with memory that does not grow with ``n_inner_steps``.
