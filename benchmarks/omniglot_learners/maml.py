@@ -19,7 +19,8 @@ def add_arguments(parser):
     parser.add_argument("--n-adapt-steps", type=int, default=3,
                         help="the paper evaluates 5-way Omniglot after 3 steps")
     parser.add_argument("--adapt-lr", type=float, default=None,
-                        help="step size of adaptation (default: --inner-lr)")
+                        help="step size of adaptation (default: --inner-lr); for metasgd, "
+                             "the learned rates scaled by this / --inner-lr")
     parser.add_argument("--transductive", action="store_true",
                         help="batch-normalise queries with their own statistics, as "
                              "the paper's figures do")
