@@ -12,7 +12,6 @@ meta-training and evaluation, and meta-training episodes per second.
 
 import argparse
 import importlib
-import os
 import pickle
 import sys
 import time
@@ -27,6 +26,7 @@ from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
 
 sys.path.insert(0, str(Path(__file__).parent))
+from fast_malloc import use_fast_malloc  # noqa: E402,F401 (also used by mann_sequence.py)
 from time_budget import TimeBudget  # noqa: E402
 
 
@@ -114,19 +114,6 @@ def choose_adaptation(learner, val, args, n_way, n_shot):
     print(f"{n_way}-way {n_shot}-shot on 'val': n_adapt_steps={best_steps}, "
           f"adapt_lr={best_lr} ("
           + ", ".join(f"{s} x {lr}: {100 * v:.2f}%" for (s, lr), v in scores.items()) + ")")
-
-
-def use_fast_malloc():
-    """Re-run this script with glibc's mmap threshold off, unless already done.
-
-    Large tensors allocated through mmap are returned to the system and
-    page-faulted back at every step; keeping them in the heap made Conv4
-    meta-training 1.5x to 1.7x faster on the 2-core reference machine.
-    """
-    tunable = "glibc.malloc.mmap_max=0"
-    if tunable not in os.environ.get("GLIBC_TUNABLES", "") and sys.platform == "linux":
-        env = dict(os.environ, GLIBC_TUNABLES=tunable)
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def main(argv=None):

@@ -10,7 +10,8 @@ Rows (each measured in a fresh subprocess, so that its peak memory is its own):
   inner step (Reptile: one full-batch step on the task's 80 images);
   ``-5steps``: five inner steps; ``-vmap``: the tasks batched with
   :func:`torch.vmap`, ``-loop``: looped, whatever ``batch_tasks='auto'``
-  would choose; ``reptile-paper``: Reptile at the Omniglot benchmark's
+  would choose (``fomaml-loop``: strictly, without the batched first
+  inner step that ``'auto'`` gives looped first-order tasks); ``reptile-paper``: Reptile at the Omniglot benchmark's
   settings (Nichol et al.'s): meta-batch 5 of 5-way tasks with 10 images
   per class, five Adam steps on minibatches of 10; ``-transductive``:
   queries batch-normalised with their own statistics
@@ -41,11 +42,14 @@ over ``--cycles`` passes through the rows, each row in turn):
 wall-clock seconds and the process's CPU seconds (on a machine shared with
 other work the CPU time is the steadier figure). Peak memory is the growth
 of the process's peak resident set (reset through ``/proc/self/clear_refs``
-once data and model are loaded) over its resident set then (on CUDA:
-``torch.cuda.max_memory_allocated``).
+once data and model are loaded, and free heap memory handed back) over its
+resident set then (on CUDA: ``torch.cuda.max_memory_allocated``). Every row
+runs with the allocator settings of ``fast_malloc.py`` unless
+``--default-malloc``.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -57,9 +61,12 @@ import time
 import numpy as np
 import torch
 
+from fast_malloc import use_fast_malloc
+
 N_WAY, N_SHOT, N_QUERY, META_BATCH = 5, 1, 15, 32
 SKLMETA_ROWS = ("floor", "fomaml", "maml", "maml-transductive", "fomaml-transductive",
                 "reptile", "maml-5steps", "fomaml-5steps", "maml-vmap", "maml-loop",
+                "fomaml-loop",
                 "reptile-vmap", "reptile-loop", "reptile-paper", "reptile-paper-vmap",
                 "reptile-paper-loop", "sinusoid-vmap", "sinusoid-loop", "adapt")
 PEER_ROWS = ("l2l-maml", "l2l-fomaml", "l2l-sinusoid", "l2l-adapt")
@@ -71,20 +78,6 @@ PEER_PAIRS = (("l2l-maml", "maml-transductive"), ("l2l-maml", "maml"),
               ("l2l-sinusoid", "sinusoid-vmap"), ("l2l-adapt", "adapt"))
 
 
-def use_fast_malloc():
-    """Re-run with glibc's mmap of large blocks off (as benchmarks/speed.py does).
-
-    Large tensors allocated through mmap are handed back to the system when
-    freed and page-faulted in again at every step; every row shares the
-    setting, so the comparison stays fair.
-    """
-    tunable = "glibc.malloc.mmap_max=0"
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if sys.platform == "linux" and tunable not in tunables:
-        env = dict(os.environ, GLIBC_TUNABLES=":".join(filter(None, [tunables, tunable])))
-        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
-
-
 def rss_mb(field):
     """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in MiB."""
     with open("/proc/self/status") as status:
@@ -92,6 +85,16 @@ def rss_mb(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def release_free_heap():
+    """Hand the heap's free memory back to the system (glibc), so that the
+    peak measured from here counts every page a row touches, although
+    :mod:`fast_malloc` keeps glibc from trimming on its own."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def reset_peak_rss():
@@ -306,6 +309,7 @@ def measure(row, device, warmup, repeats):
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    release_free_heap()
     reset_peak_rss()
     before = rss_mb("VmRSS")
     walls, cpus = [], []

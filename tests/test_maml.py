@@ -194,6 +194,61 @@ def test_second_order_meta_gradient_matches_finite_differences(name, make_body, 
                                    msg=lambda m, key=key: f"{key}: {m}")
 
 
+@pytest.mark.parametrize("params", [dict(), dict(learn_inner_lr=True),
+                                    dict(transductive=True)],
+                         ids=["fomaml", "fo-metasgd", "fo-transductive"])
+@pytest.mark.parametrize("name, make_body", list(bodies()), ids=["conv", "mlp"])
+def test_shared_first_step_gives_the_looped_first_order_meta_gradient(name, make_body,
+                                                                      params):
+    """Looping tasks under batch_tasks='auto', first-order MAML computes all
+    their first support gradients in one batched call; the meta-gradient is
+    that of the plain loop."""
+    from sklmeta._episodes import EpisodeTensors
+
+    est = tiny_learner(make_body().double(), first_order=True, batch_tasks="auto", **params)
+    tasks = tiny_tasks()
+    episodes = [EpisodeTensors(*task, 3) for task in tasks]
+    first_grads = est._shared_first_step(episodes, [3] * len(tasks))
+    assert first_grads is not None
+    looped = meta_gradient(est, tasks, batched=False)
+    est.network_.zero_grad(set_to_none=True)
+    for task, grads in zip(tasks, first_grads):
+        est._query_loss(*task, 3, False, grads)[0].backward()
+    for key, p in est.network_.named_parameters():
+        torch.testing.assert_close(p.grad, looped[key], rtol=1e-9, atol=1e-12)
+    if name == "conv":  # on a CPU the meta-step loops over conv tasks, taking this path
+        assert not est._batched(episodes)
+        calls, shared_first_step = [], est._shared_first_step
+        est._shared_first_step = lambda *args: calls.append(args) or shared_first_step(*args)
+        est.network_.zero_grad(set_to_none=True)
+        est.optimizer_ = torch.optim.SGD(est.network_.parameters(), lr=0.0)
+        est.callbacks_ = []
+        est._meta_step(episodes)
+        assert len(calls) == 1
+        for key, p in est.network_.named_parameters():
+            torch.testing.assert_close(p.grad * len(tasks), looped[key], rtol=1e-9,
+                                       atol=1e-12)
+
+
+@pytest.mark.parametrize("params", [dict(first_order=False), dict(inner_params="head"),
+                                    dict(batch_tasks=False), dict(body="custom")],
+                         ids=["second-order", "anil", "strict-loop", "custom-body"])
+def test_shared_first_step_only_where_it_is_exact_and_asked(params):
+    from sklmeta._episodes import EpisodeTensors
+    from sklmeta.gradient_based._functional import MLPBody
+
+    params = {"first_order": True, "batch_tasks": "auto", **params}
+    body = MLPBody(36, (5,)) if params.pop("body", None) is None else torch.nn.Sequential(
+        torch.nn.Linear(36, 5), torch.nn.ReLU())
+    est = tiny_learner(body.double(), **params)
+    episodes = [EpisodeTensors(*task, 3) for task in tiny_tasks()]
+    assert est._shared_first_step(episodes, [3] * len(episodes)) is None
+    # nor with support sets of different shapes
+    est = tiny_learner(MLPBody(36, (5,)).double(), first_order=True, batch_tasks="auto")
+    mixed = episodes[:1] + [EpisodeTensors(*task, 3) for task in tiny_tasks(n_shot=3)]
+    assert est._shared_first_step(mixed, [3] * len(mixed)) is None
+
+
 def test_first_order_drops_second_order_terms():
     from sklmeta.gradient_based._functional import MLPBody
 

@@ -318,12 +318,15 @@ def gradient(loss_fn, params, *, create_graph, batched):
     return dict(zip(params, values)), loss, aux
 
 
-def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=None):
+def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=None,
+              first_grads=None):
     """``n_steps`` of gradient descent on the adapted parameters (Finn et al., eq. 1).
 
     ``loss_of(params)`` gives the support loss; only the names the network
     adapts change, each with its (possibly learned) learning rate, or with
     ``lr`` when given: one float for all, or a dict of rates by name.
+    ``first_grads``, constant gradients of the first step computed beforehand
+    (first-order only), replace that step's support pass.
     """
     names = network.adapted_names(params)
     if lr is None:
@@ -332,8 +335,11 @@ def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=No
         lrs = lr
     else:
         lrs = {name: lr for name in names}
-    for _ in range(n_steps):
+    for step in range(n_steps):
         adapted = {name: params[name] for name in names}
+        if step == 0 and first_grads is not None:
+            params = {**params, **{k: adapted[k] - lrs[k] * first_grads[k] for k in names}}
+            continue
         if not batched and not create_graph:
             adapted = {k: v if v.requires_grad else v.detach().requires_grad_()
                        for k, v in adapted.items()}
