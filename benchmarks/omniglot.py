@@ -173,7 +173,7 @@ def main(argv=None):
                              "--save keeps the scaled rate, and a later factor multiplies "
                              "it again")
     parser.add_argument("--default-malloc", action="store_true",
-                        help="keep glibc's default mmap threshold")
+                        help="keep glibc's default allocator settings (see fast_malloc.py)")
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     parser.set_defaults(**getattr(module, "DEFAULTS", {}))

@@ -450,7 +450,7 @@ def metric_main(argv=None):
                         help="torch intra-op threads; None leaves torch's choice")
     parser.add_argument("--no-peers", action="store_true", help="skip easyfsl and learn2learn")
     parser.add_argument("--default-malloc", action="store_true",
-                        help="keep glibc's default mmap threshold")
+                        help="keep glibc's default allocator settings (see fast_malloc.py)")
     args = parser.parse_args(argv)
     for option in ("episodes", "repeats"):
         if getattr(args, option) < 1:

@@ -346,7 +346,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--default-malloc", action="store_true",
-                        help="keep glibc's default mmap threshold")
+                        help="keep glibc's default allocator settings (see fast_malloc.py)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.default_malloc and not args.child:
