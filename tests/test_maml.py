@@ -230,17 +230,20 @@ def test_shared_first_step_gives_the_looped_first_order_meta_gradient(name, make
                                        atol=1e-12)
 
 
-@pytest.mark.parametrize("params", [dict(first_order=False), dict(inner_params="head"),
-                                    dict(batch_tasks=False), dict(body="custom")],
-                         ids=["second-order", "anil", "strict-loop", "custom-body"])
-def test_shared_first_step_only_where_it_is_exact_and_asked(params):
+def custom_body():
+    return torch.nn.Sequential(torch.nn.Linear(36, 5), torch.nn.ReLU())
+
+
+@pytest.mark.parametrize("make_body, params", [
+    (None, dict(first_order=False)), (None, dict(inner_params="head")),
+    (None, dict(batch_tasks=False)), (custom_body, dict()),
+], ids=["second-order", "anil", "strict-loop", "custom-body"])
+def test_shared_first_step_only_where_it_is_exact_and_asked(make_body, params):
     from sklmeta._episodes import EpisodeTensors
     from sklmeta.gradient_based._functional import MLPBody
 
-    params = {"first_order": True, "batch_tasks": "auto", **params}
-    body = MLPBody(36, (5,)) if params.pop("body", None) is None else torch.nn.Sequential(
-        torch.nn.Linear(36, 5), torch.nn.ReLU())
-    est = tiny_learner(body.double(), **params)
+    body = MLPBody(36, (5,)) if make_body is None else make_body()
+    est = tiny_learner(body.double(), **{"first_order": True, "batch_tasks": "auto", **params})
     episodes = [EpisodeTensors(*task, 3) for task in tiny_tasks()]
     assert est._shared_first_step(episodes, [3] * len(episodes)) is None
     # nor with support sets of different shapes

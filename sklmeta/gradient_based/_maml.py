@@ -93,14 +93,12 @@ class _MAML(GradientMetaEstimator):
         exact under vmap.
         """
         network = self.network_
-        first = batch[0]
         if (not self.first_order or self.n_inner_steps < 1 or self.inner_params != "all"
                 or not isinstance(self.batch_tasks, str) or len(batch) < 2
                 or type(network.body) not in (ConvBody, MLPBody)
-                or any(ep.x_support.shape != first.x_support.shape
-                       or ep.y_support.shape != first.y_support.shape
-                       or ep.n_way != first.n_way for ep in batch[1:])):
+                or not self._alike(batch, ("x_support", "y_support"))):
             return None
+        first = batch[0]
         params = network.task_params(n_outputs[0], detach=True)
         names = network.adapted_names(params)
 
