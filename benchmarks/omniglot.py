@@ -234,6 +234,16 @@ def main(argv=None):
         for name in source._meta_attributes:
             if hasattr(source, name):
                 setattr(learner, name, getattr(source, name))
+        learned_rates = getattr(learner.network_, "inner_lrs", None)
+        if learned_rates is not None and learner.inner_lr != source.inner_lr:
+            # Meta-SGD: a new --inner-lr scales the learned rates by
+            # new / old, as adapt_lr does at adaptation, e.g. to spread one
+            # learned step over --n-inner-steps smaller ones
+            scale = learner.inner_lr / source.inner_lr
+            with torch.no_grad():
+                for rate in learned_rates.values():
+                    rate.mul_(scale)
+            print(f"Meta-SGD: learned inner rates scaled by {scale:.4g}")
         learner.history_ = History()
         learner.set_params(warm_start=True)
         print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")

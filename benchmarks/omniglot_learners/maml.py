@@ -11,7 +11,9 @@ DEFAULTS = {"train_way": 5, "train_shot": 1, "train_query": 5, "episodes_per_epo
 
 def add_arguments(parser):
     parser.add_argument("--meta-batch-size", type=int, default=32)
-    parser.add_argument("--inner-lr", type=float, default=0.4)
+    parser.add_argument("--inner-lr", type=float, default=0.4,
+                        help="inner step size; for metasgd, where the learned rates "
+                             "start; with --init-from, a new value scales them by new / old")
     parser.add_argument("--n-inner-steps", type=int, default=1)
     parser.add_argument("--meta-lr", type=float, default=1e-3,
                         help="Adam's meta learning rate (the paper's 0.001); lower when "
