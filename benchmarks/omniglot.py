@@ -234,7 +234,7 @@ def main(argv=None):
         for name in source._meta_attributes:
             if hasattr(source, name):
                 setattr(learner, name, getattr(source, name))
-        learned_rates = getattr(learner.network_, "inner_lrs", None)
+        learned_rates = getattr(getattr(learner, "network_", None), "inner_lrs", None)
         if learned_rates is not None and learner.inner_lr != source.inner_lr:
             # Meta-SGD: a new --inner-lr scales the learned rates by
             # new / old, as adapt_lr does at adaptation, e.g. to spread one
