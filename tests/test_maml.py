@@ -122,6 +122,69 @@ def test_fused_batch_norm_matches_the_mean_var_form():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+def _graph_node_names(tensor):
+    """Class names of the autograd nodes behind ``tensor``."""
+    names, seen, stack = set(), set(), [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
+
+
+def test_leading_rows_batch_norm_matches_the_mean_var_form():
+    """Queries normalised with the support rows' statistics: torch's fused
+    inference kernel and a hand-written backward give the mean/var form's
+    output and first derivatives, through the statistics too."""
+    from sklmeta.gradient_based._functional import ConvBody
+
+    torch.manual_seed(0)
+    body = ConvBody(input_shape=(1, 6, 6), hidden_channels=3, n_blocks=2).double()
+    for norm in body.norms:
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.normal_()
+    x = torch.randn(9, 36, dtype=torch.float64, requires_grad=True)
+    weights = [x, *body.parameters()]
+    target = torch.randn(9, 3 * 2 * 2, dtype=torch.float64)
+    fast = body(x, n_stats=4)
+    explicit = body(x, n_stats=4, stats=[])  # recording statistics takes the mean/var form
+    torch.testing.assert_close(fast, explicit, rtol=1e-12, atol=1e-12)
+    assert _graph_node_names(fast) >= {"_LeadingRowsBatchNormBackward"}
+    assert "_LeadingRowsBatchNormBackward" not in _graph_node_names(explicit)
+    g_fast = torch.autograd.grad((fast * target).sum(), weights)
+    g_explicit = torch.autograd.grad((explicit * target).sum(), weights)
+    for a, b in zip(g_fast, g_explicit):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert g_fast[0][:4].abs().sum() > 0 and g_fast[0][4:].abs().sum() > 0
+
+
+def test_leading_rows_batch_norm_against_finite_differences():
+    from sklmeta.gradient_based._functional import _LeadingRowsBatchNorm
+
+    torch.manual_seed(1)
+    inputs = (torch.randn(6, 3, 4, 4, dtype=torch.float64, requires_grad=True),
+              torch.rand(3, dtype=torch.float64, requires_grad=True) + 0.5,
+              torch.randn(3, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: _LeadingRowsBatchNorm.apply(x, w, b, 2, 1e-5), inputs
+    )
+
+
+def test_leading_rows_batch_norm_refuses_a_second_derivative():
+    """Differentiable once: a second derivative through it fails loudly."""
+    from sklmeta.gradient_based._functional import _LeadingRowsBatchNorm
+
+    x = torch.randn(6, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    w, b = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    out = _LeadingRowsBatchNorm.apply(x, w, b, 2, 1e-5)
+    (grad,) = torch.autograd.grad(out.pow(3).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once"):
+        grad.sum().backward()
+
+
 @pytest.mark.parametrize("downsample", ["stride", "max"])
 def test_conv_body_with_given_weights_runs_its_own_layers(downsample):
     """The dict path (no functional_call) computes what the modules would."""

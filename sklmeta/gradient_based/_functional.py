@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.func import functional_call
 
 __all__ = [
@@ -45,6 +46,53 @@ def batch_moments(x, n_stats=None):
     dims = [0, *range(2, x.dim())]
     var, mean = torch.var_mean(ref, dim=dims, correction=0, keepdim=True)
     return mean, var
+
+
+class _LeadingRowsBatchNorm(torch.autograd.Function):
+    """Batch norm of all rows with the statistics of the first ``n_stats``.
+
+    The same function as :func:`batch_moments` followed by
+    :meth:`TaskBatchNorm.normalize`, in torch's fused inference kernels: the
+    backward is torch's inference-mode batch-norm backward, plus the terms
+    that flow through the mean and variance into the leading rows, so the
+    first derivative stays exact without materialising a full-size gradient
+    for a row slice. Differentiable once: used in plain autograd only.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n_stats, eps):
+        # the training kernel's moments are faster than var_mean here; with
+        # eps=0 its inverse deviation gives back the biased variance
+        _, mean, invstd = torch.native_batch_norm(
+            x[:n_stats], None, None, None, None, True, 0.0, 0.0
+        )
+        var = invstd.pow(-2)
+        ctx.save_for_backward(x, weight, mean, var)
+        ctx.n_stats, ctx.eps = n_stats, eps
+        return F.batch_norm(x, mean, var, weight, bias, training=False, eps=eps)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, weight, mean, var = ctx.saved_tensors
+        n_stats, eps = ctx.n_stats, ctx.eps
+        # the gradient with the moments held fixed; grad_weight and grad_bias
+        # are exact as they stand (they do not see the moments' dependence)
+        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
+            grad_out.contiguous(), x, weight, mean, var, None, None, False, eps,
+            [True, True, True],
+        )
+        # through the moments to the leading rows: d loss / d mean is
+        # -w * invstd * grad_bias and d loss / d var is
+        # -w * invstd**2 * grad_weight / 2, each spread over n elements
+        invstd = torch.rsqrt(var + eps)
+        scale = weight * invstd / (n_stats * x[0, 0].numel())
+        slope = -scale * invstd * grad_weight
+        shift = -scale * grad_bias - slope * mean
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        leading = grad_x[:n_stats]
+        leading.addcmul_(x[:n_stats], slope.view(shape)).add_(shift.view(shape))
+        return grad_x, grad_weight, grad_bias, None, None
 
 
 class TaskBatchNorm(nn.Module):
@@ -131,22 +179,27 @@ class ConvBody(nn.Module):
         stride = 2 if self.downsample == "stride" else 1
         # torch's fused batch norm is faster, and exact in a plain loop; under
         # torch.func transforms its second-order gradient is not, so the
-        # mean/var form is used there, and when statistics are shared
-        fused = (stats is None and (n_stats is None or n_stats >= x.shape[0])
-                 and not _is_functorch_wrapped(x))
+        # mean/var form is used there, and when statistics are shared. With
+        # the statistics of leading rows (the support set's, for the queries
+        # behind it), the fused form can be differentiated once only.
+        plain = stats is None and not _is_functorch_wrapped(x)
+        fused = plain and (n_stats is None or n_stats >= x.shape[0])
+        leading = plain and not fused
         for i, norm in enumerate(self.norms):
             x = F.conv2d(x, params[f"convs.{i}.weight"], params[f"convs.{i}.bias"],
                          stride=stride, padding=1)
             weight, bias = params[f"norms.{i}.weight"], params[f"norms.{i}.bias"]
             if fused:
                 x = F.batch_norm(x, None, None, weight, bias, training=True, eps=norm.eps)
+            elif leading:
+                x = _LeadingRowsBatchNorm.apply(x, weight, bias, n_stats, norm.eps)
             elif stats is not None and i < len(stats):
                 mean, var = stats[i]
             else:
                 mean, var = batch_moments(x, n_stats)
                 if stats is not None:
                     stats.append((mean, var))
-            if not fused:
+            if not (fused or leading):
                 x = TaskBatchNorm.normalize(x, mean, var, weight, bias, norm.eps)
             x = F.relu(x)
             if self.downsample == "max":
