@@ -158,3 +158,27 @@ def test_few_shot_regression_on_the_gpu_matches_the_cpu(learner):
     grid = np.linspace(-5, 5, 50, dtype=np.float32)[:, None]
     np.testing.assert_allclose(gpu.fit(x, y).predict(grid), cpu.fit(x, y).predict(grid),
                                rtol=1e-3, atol=1e-3)
+
+
+def test_leading_rows_batch_norm_on_the_gpu_matches_the_cpu():
+    """Queries normalised with the support rows' statistics: torch's CUDA
+    kernels and the hand-written backward give the CPU's output and gradients."""
+    from sklmeta.gradient_based._functional import ConvBody
+
+    torch.manual_seed(0)
+    body = ConvBody(input_shape=(1, 8, 8), hidden_channels=4, n_blocks=2).double()
+    for norm in body.norms:
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.normal_()
+    x = torch.randn(12, 64, dtype=torch.float64)
+    target = torch.randn(12, 4 * 2 * 2, dtype=torch.float64)
+    results = []
+    for device in ("cpu", "cuda"):
+        body_on = body.to(device)
+        x_on = x.to(device).requires_grad_()
+        out = body_on(x_on, n_stats=5)
+        grads = torch.autograd.grad((out * target.to(device)).sum(),
+                                    [x_on, *body_on.parameters()])
+        results.append([out.detach().cpu(), *(g.cpu() for g in grads)])
+    for cpu, cuda in zip(*results):
+        torch.testing.assert_close(cuda, cpu, rtol=1e-9, atol=1e-11)
