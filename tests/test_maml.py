@@ -166,7 +166,7 @@ def test_leading_rows_batch_norm_against_finite_differences():
 
     torch.manual_seed(1)
     inputs = (torch.randn(6, 3, 4, 4, dtype=torch.float64, requires_grad=True),
-              torch.rand(3, dtype=torch.float64, requires_grad=True) + 0.5,
+              (torch.rand(3, dtype=torch.float64) + 0.5).requires_grad_(),
               torch.randn(3, dtype=torch.float64, requires_grad=True))
     assert torch.autograd.gradcheck(
         lambda x, w, b: _LeadingRowsBatchNorm.apply(x, w, b, 2, 1e-5), inputs
