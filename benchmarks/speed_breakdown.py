@@ -23,12 +23,15 @@ the MAML Omniglot network, one inner step):
 Usage::
 
     python benchmarks/speed_breakdown.py --rounds 8
+    python benchmarks/speed_breakdown.py --rounds 8 --default-malloc
 
 Wall-clock medians over ``--rounds`` after two untimed rounds, in
-milliseconds, with each contender's ratio to the floor.
+milliseconds, with each contender's ratio to the floor. The allocator
+settings of ``fast_malloc.py`` apply unless ``--default-malloc``.
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -83,10 +86,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default allocator settings (see fast_malloc.py)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
-    use_fast_malloc()
+    if not args.default_malloc:
+        use_fast_malloc()
     if args.threads:
         torch.set_num_threads(args.threads)
     meta_step, first_step, query_loop = meta_step_parts()
@@ -106,8 +112,9 @@ def main(argv=None):
             run()
             if round_ >= 2:
                 times[name].append(time.perf_counter() - start)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of "
-          f"{args.rounds} rounds, contenders in turn in one process")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, GLIBC_TUNABLES="
+          f"{os.environ.get('GLIBC_TUNABLES', '')!r}; medians of {args.rounds} rounds, "
+          f"contenders in turn in one process")
     floor = statistics.median(times["floor"])
     print(f"{'contender':<24}{'wall ms':>9}{'/ floor':>9}")
     for name, values in times.items():
