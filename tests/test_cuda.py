@@ -26,7 +26,7 @@ from sklmeta import (
 )
 from sklmeta.datasets._sinusoid import SinusoidTasks
 
-from test_maml import meta_gradient
+from test_maml import conv_body_with_random_norms, meta_gradient
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -163,13 +163,7 @@ def test_few_shot_regression_on_the_gpu_matches_the_cpu(learner):
 def test_leading_rows_batch_norm_on_the_gpu_matches_the_cpu():
     """Queries normalised with the support rows' statistics: torch's CUDA
     kernels and the hand-written backward give the CPU's output and gradients."""
-    from sklmeta.gradient_based._functional import ConvBody
-
-    torch.manual_seed(0)
-    body = ConvBody(input_shape=(1, 8, 8), hidden_channels=4, n_blocks=2).double()
-    for norm in body.norms:
-        norm.weight.data.uniform_(0.5, 1.5)
-        norm.bias.data.normal_()
+    body = conv_body_with_random_norms(side=8, channels=4)
     x = torch.randn(12, 64, dtype=torch.float64)
     target = torch.randn(12, 4 * 2 * 2, dtype=torch.float64)
     results = []

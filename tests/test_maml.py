@@ -102,15 +102,23 @@ def test_batched_and_looped_meta_gradients_agree(name, make_body, params):
         torch.testing.assert_close(batched[key], looped[key], rtol=1e-9, atol=1e-12)
 
 
-def test_fused_batch_norm_matches_the_mean_var_form():
-    """Outside torch.func transforms the body uses torch's fused batch norm."""
+def conv_body_with_random_norms(side, channels, seed=0):
+    """A float64 two-block ConvBody whose batch-norm weights and biases are
+    not the identity, so that gradients through them are not trivial."""
     from sklmeta.gradient_based._functional import ConvBody
 
-    torch.manual_seed(0)
-    body = ConvBody(input_shape=(1, 6, 6), hidden_channels=3, n_blocks=2).double()
+    torch.manual_seed(seed)
+    body = ConvBody(input_shape=(1, side, side), hidden_channels=channels,
+                    n_blocks=2).double()
     for norm in body.norms:
         norm.weight.data.uniform_(0.5, 1.5)
         norm.bias.data.normal_()
+    return body
+
+
+def test_fused_batch_norm_matches_the_mean_var_form():
+    """Outside torch.func transforms the body uses torch's fused batch norm."""
+    body = conv_body_with_random_norms(side=6, channels=3)
     x = torch.randn(7, 36, dtype=torch.float64)
     fused = body(x)
     explicit = body(x, stats=[])  # recording the statistics takes the mean/var form
@@ -139,13 +147,7 @@ def test_leading_rows_batch_norm_matches_the_mean_var_form():
     """Queries normalised with the support rows' statistics: torch's fused
     inference kernel and a hand-written backward give the mean/var form's
     output and first derivatives, through the statistics too."""
-    from sklmeta.gradient_based._functional import ConvBody
-
-    torch.manual_seed(0)
-    body = ConvBody(input_shape=(1, 6, 6), hidden_channels=3, n_blocks=2).double()
-    for norm in body.norms:
-        norm.weight.data.uniform_(0.5, 1.5)
-        norm.bias.data.normal_()
+    body = conv_body_with_random_norms(side=6, channels=3)
     x = torch.randn(9, 36, dtype=torch.float64, requires_grad=True)
     weights = [x, *body.parameters()]
     target = torch.randn(9, 3 * 2 * 2, dtype=torch.float64)
