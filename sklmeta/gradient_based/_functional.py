@@ -193,13 +193,13 @@ class ConvBody(nn.Module):
                 x = F.batch_norm(x, None, None, weight, bias, training=True, eps=norm.eps)
             elif leading:
                 x = _LeadingRowsBatchNorm.apply(x, weight, bias, n_stats, norm.eps)
-            elif stats is not None and i < len(stats):
-                mean, var = stats[i]
             else:
-                mean, var = batch_moments(x, n_stats)
-                if stats is not None:
-                    stats.append((mean, var))
-            if not (fused or leading):
+                if stats is not None and i < len(stats):
+                    mean, var = stats[i]
+                else:
+                    mean, var = batch_moments(x, n_stats)
+                    if stats is not None:
+                        stats.append((mean, var))
                 x = TaskBatchNorm.normalize(x, mean, var, weight, bias, norm.eps)
             x = F.relu(x)
             if self.downsample == "max":
