@@ -24,6 +24,7 @@ from skorch.history import History
 
 from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
+from sklmeta.gradient_based._functional import MetaNetwork
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fast_malloc import use_fast_malloc  # noqa: E402,F401 (also used by mann_sequence.py)
@@ -51,6 +52,33 @@ def standard_callbacks(args):
     if args.budget_minutes:
         callbacks.append(TimeBudget(args.budget_minutes))
     return callbacks
+
+
+def adapt_network_options(parser, args, source, learner):
+    """Fit the network taken from ``source`` (``--init-from``) to ``learner``'s
+    inner-loop options: Meta-SGD's learned rates and ANIL's adapted part."""
+    source_has_rates = source.network_.inner_lrs is not None
+    learn_inner_lr, adapted = learner._network_options()
+    if source_has_rates and not learn_inner_lr:
+        parser.error("--init-from holds a Meta-SGD model, whose learned inner rates "
+                     f"--learner {args.learner} would drop")
+    if not source_has_rates and (learn_inner_lr, adapted) != source._network_options():
+        # a model without learned rates (MAML, ANIL) starts one with other
+        # options (Meta-SGD, ANIL): its body and head in a network built with
+        # this run's options, any learned rates starting at --inner-lr
+        old = source.network_
+        learner.network_ = MetaNetwork(old.body, old.head, learner.inner_lr,
+                                       learn_inner_lr=learn_inner_lr, adapted=adapted)
+        print(f"network rebuilt: learned inner rates {learn_inner_lr}, adapted {adapted}")
+    if source_has_rates and learner.inner_lr != source.inner_lr:
+        # Meta-SGD: a new --inner-lr scales the learned rates by new / old, as
+        # adapt_lr does at adaptation, e.g. to spread one learned step over
+        # --n-inner-steps smaller ones
+        scale = learner.inner_lr / source.inner_lr
+        with torch.no_grad():
+            for rate in learner.network_.inner_lrs.values():
+                rate.mul_(scale)
+        print(f"Meta-SGD: learned inner rates scaled by {scale:.4g}")
 
 
 # options that shape this run rather than the learner: --resume takes them
@@ -166,7 +194,9 @@ def main(argv=None):
                         help="start from the meta-learned state of a learner saved with "
                              "--save, meta-trained further with this run's settings (such "
                              "as another number of ways); unlike --resume, the schedule "
-                             "and the meta-optimizer start afresh")
+                             "and the meta-optimizer start afresh. A model without "
+                             "learned inner rates (MAML, ANIL) can start any of the MAML "
+                             "family; Meta-SGD's rates then start at --inner-lr")
     parser.add_argument("--resume-lr-factor", type=float, default=None,
                         help="with --resume: scale the meta learning rate by this factor "
                              "(at most 1) for the rest of meta-training (a late decay); "
@@ -234,16 +264,8 @@ def main(argv=None):
         for name in source._meta_attributes:
             if hasattr(source, name):
                 setattr(learner, name, getattr(source, name))
-        learned_rates = getattr(getattr(learner, "network_", None), "inner_lrs", None)
-        if learned_rates is not None and learner.inner_lr != source.inner_lr:
-            # Meta-SGD: a new --inner-lr scales the learned rates by
-            # new / old, as adapt_lr does at adaptation, e.g. to spread one
-            # learned step over --n-inner-steps smaller ones
-            scale = learner.inner_lr / source.inner_lr
-            with torch.no_grad():
-                for rate in learned_rates.values():
-                    rate.mul_(scale)
-            print(f"Meta-SGD: learned inner rates scaled by {scale:.4g}")
+        if hasattr(learner, "_network_options"):  # the MAML family and Reptile
+            adapt_network_options(parser, args, source, learner)
         learner.history_ = History()
         learner.set_params(warm_start=True)
         print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")
