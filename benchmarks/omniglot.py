@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from skorch.callbacks import LRScheduler
-from skorch.history import History
 
 from sklmeta import evaluate_episodes
 from sklmeta.datasets import load_omniglot
-from sklmeta.gradient_based._functional import MetaNetwork
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fast_malloc import use_fast_malloc  # noqa: E402,F401 (also used by mann_sequence.py)
@@ -54,33 +52,6 @@ def standard_callbacks(args):
     return callbacks
 
 
-def adapt_network_options(parser, args, source, learner):
-    """Fit the network taken from ``source`` (``--init-from``) to ``learner``'s
-    inner-loop options: Meta-SGD's learned rates and ANIL's adapted part."""
-    source_has_rates = source.network_.inner_lrs is not None
-    learn_inner_lr, adapted = learner._network_options()
-    if source_has_rates and not learn_inner_lr:
-        parser.error("--init-from holds a Meta-SGD model, whose learned inner rates "
-                     f"--learner {args.learner} would drop")
-    if not source_has_rates and (learn_inner_lr, adapted) != source._network_options():
-        # a model without learned rates (MAML, ANIL) starts one with other
-        # options (Meta-SGD, ANIL): its body and head in a network built with
-        # this run's options, any learned rates starting at --inner-lr
-        old = source.network_
-        learner.network_ = MetaNetwork(old.body, old.head, learner.inner_lr,
-                                       learn_inner_lr=learn_inner_lr, adapted=adapted)
-        print(f"network rebuilt: learned inner rates {learn_inner_lr}, adapted {adapted}")
-    if source_has_rates and learner.inner_lr != source.inner_lr:
-        # Meta-SGD: a new --inner-lr scales the learned rates by new / old, as
-        # adapt_lr does at adaptation, e.g. to spread one learned step over
-        # --n-inner-steps smaller ones
-        scale = learner.inner_lr / source.inner_lr
-        with torch.no_grad():
-            for rate in learner.network_.inner_lrs.values():
-                rate.mul_(scale)
-        print(f"Meta-SGD: learned inner rates scaled by {scale:.4g}")
-
-
 # options that shape this run rather than the learner: --resume takes them
 RUN_OPTIONS = {
     "learner", "resume", "resume_lr_factor", "init_from", "max_epochs", "budget_minutes",
@@ -95,7 +66,10 @@ PARAM_OF_OPTION = {"train_way": "n_way", "train_shot": "n_shot", "train_query": 
 def given_options(parser, argv):
     """Destinations of the options written on the command line (not defaults)."""
     unset = object()
-    probe = argparse.Namespace(**{action.dest: unset for action in parser._actions})
+    # every destination, as a plain parse sets them all; preset, they keep
+    # their value unless the command line sets them
+    dests = vars(parser.parse_args(argv))
+    probe = argparse.Namespace(**{dest: unset for dest in dests})
     parser.parse_args(argv, namespace=probe)
     return {dest for dest, value in vars(probe).items() if value is not unset}
 
@@ -258,16 +232,23 @@ def main(argv=None):
         if type(source) is not type(learner):
             parser.error(f"--init-from holds a {type(source).__name__}, "
                          f"not a {type(learner).__name__}")
-        # the meta-learned state (weights, carried optimizer state); this
-        # run's parameters, meta-optimizer and schedule stay as built, and a
-        # new history lets the schedule start from its first epoch
-        for name in source._meta_attributes:
-            if hasattr(source, name):
-                setattr(learner, name, getattr(source, name))
-        if hasattr(learner, "_network_options"):  # the MAML family and Reptile
-            adapt_network_options(parser, args, source, learner)
-        learner.history_ = History()
-        learner.set_params(warm_start=True)
+        learns_rates = getattr(learner, "learn_inner_lr", False)  # Meta-SGD
+        if getattr(source, "learn_inner_lr", False) and not learns_rates:
+            parser.error("--init-from holds a Meta-SGD model, whose learned inner rates "
+                         f"--learner {args.learner} would drop")
+        # meta_fit starts from a copy of the source's meta-learned modules
+        # (weights, Reptile's carried optimizer state) with this run's
+        # parameters and a new meta-optimizer, schedule and history
+        learner.set_params(init_from=source)
+        if learns_rates:
+            if not source.learn_inner_lr:
+                print(f"Meta-SGD: learned inner rates start at {learner.inner_lr}")
+            elif learner.inner_lr != source.inner_lr:
+                # a new --inner-lr scales the learned rates by new / old, as
+                # adapt_lr does at adaptation, e.g. to spread one learned step
+                # over --n-inner-steps smaller ones
+                print("Meta-SGD: learned inner rates scaled by "
+                      f"{learner.inner_lr / source.inner_lr:.4g}")
         print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")
     train = load_omniglot(split=args.train_split, rotations=True)
     val = load_omniglot(split="val", rotations=True)
@@ -281,6 +262,10 @@ def main(argv=None):
     learner.meta_fit(train.data, train.target, validation_data=validation)
     train_time = time.perf_counter() - start
     if args.save:
+        if args.init_from:
+            # its modules now hold what it learned: the pickle need not carry
+            # the source model too (nor, through it, that one's own source)
+            learner.set_params(init_from=None)
         with open(args.save, "wb") as f:
             pickle.dump(learner, f)
     history = final_step(learner).history_

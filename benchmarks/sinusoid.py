@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
-from sklmeta.datasets._sinusoid import SinusoidTasks
+from sklmeta.datasets import SinusoidTasks
 from sklmeta.gradient_based import MAMLRegressor
 
 # Finn et al. (2017), Figure 3 / section 5.1: trained on K=10, tested on K=5

@@ -2,12 +2,15 @@
 
 Rows (each measured in a fresh subprocess, so that its peak memory is its own):
 
-- ``maml``, ``fomaml``, ``reptile``: one meta-iteration (the estimator's
-  meta-step: inner loops, meta-gradient, optimizer step) on episode tensors
-  drawn beforehand from the Omniglot training pool: 5-way
-  1-shot, 15 queries per class, meta-batch 32, the MAML Omniglot network
-  (four strided 3x3 convolutions of 64 filters with task batch norm), one
-  inner step (Reptile: one full-batch step on the task's 80 images);
+- ``maml``, ``fomaml``, ``reptile``: one meta-iteration (inner loops,
+  meta-gradient, optimizer step), run as a warm-started ``meta_fit`` of one
+  meta-batch, on episodes drawn beforehand from the Omniglot training pool
+  and passed as a task family (``DrawnBatches``; ``meta_fit``'s own work
+  per call, a few milliseconds, and on CUDA the meta-batch's copy to the
+  device are timed with it): 5-way 1-shot, 15 queries per class, meta-batch
+  32, the MAML Omniglot network (four strided 3x3 convolutions of 64
+  filters with task batch norm), one inner step (Reptile: one full-batch
+  step on the task's 80 images);
   ``-5steps``: five inner steps; ``-vmap``: the tasks batched with
   :func:`torch.vmap`, ``-loop``: looped, whatever ``batch_tasks='auto'``
   would choose (``fomaml-loop``: strictly, without the batched first
@@ -111,6 +114,51 @@ def omniglot_pool():
 
     data = load_omniglot(split="train")
     return np.array(data.data), data.target
+
+
+def drawn_batches(X, y, n_batches, batch_size, n_way=N_WAY, n_shot=N_SHOT,
+                  n_query=N_QUERY, seed=0):
+    """``n_batches`` meta-batches of episodes of the pool ``X, y``, drawn
+    beforehand: each four arrays ``(X_support, y_support, X_query, y_query)``
+    of ``batch_size`` tasks, rows grouped by class, labels ``0..n_way-1``
+    (sklmeta's task family protocol)."""
+    from sklmeta import EpisodeSampler
+
+    X = np.asarray(X, dtype=np.float32)
+    sampler = EpisodeSampler(X, y, n_way=n_way, n_shot=n_shot, n_query=n_query,
+                             n_episodes=n_batches * batch_size, random_state=seed)
+    episodes = list(sampler.episodes())
+    labels = np.arange(n_way)
+    batches = []
+    for start in range(0, len(episodes), batch_size):
+        chunk = episodes[start:start + batch_size]
+        batches.append((
+            np.stack([X[ep.support_indices] for ep in chunk]),
+            np.tile(np.repeat(labels, n_shot), (len(chunk), 1)),
+            np.stack([X[ep.query_indices] for ep in chunk]),
+            np.tile(np.repeat(labels, n_query), (len(chunk), 1)),
+        ))
+    return batches
+
+
+class DrawnBatches:
+    """A task family that yields meta-batches drawn beforehand, in turn.
+
+    ``meta_fit`` takes its tasks from a fresh ``episode_arrays`` at each call
+    and one block per meta-batch; the turn is kept across calls, so that a
+    warm-started ``meta_fit`` of one meta-batch trains on the next one.
+    """
+
+    def __init__(self, batches):
+        self.batches = batches
+        self.n_features = batches[0][0].shape[-1]
+        self.turn = 0
+
+    def episode_arrays(self, random_state=None):
+        while True:
+            block = self.batches[self.turn % len(self.batches)]
+            self.turn += 1
+            yield block
 
 
 def conv_learner(row, device):
@@ -217,22 +265,17 @@ def l2l_round(row, device):
     X, y = omniglot_pool()
     maml = MAML(network, lr=0.4, first_order=row == "l2l-fomaml")
     optimizer = torch.optim.Adam(maml.parameters(), lr=1e-3)
-    from sklmeta.gradient_based import MAMLClassifier
-
-    # the same episodes as the sklmeta rows, drawn beforehand
-    est = MAMLClassifier(encoder="conv4", n_way=N_WAY, n_shot=N_SHOT, n_query=N_QUERY,
-                         max_epochs=0, verbose=0, random_state=0, device=device).meta_fit(X, y)
-    episodes = est._episode_source(X, y, device, "X")
-    episodes.seed(0)
-    batches = [[episodes.draw() for _ in range(META_BATCH)] for _ in range(3)]
+    # the same episodes as the sklmeta rows, drawn beforehand, on the device
+    batches = [list(zip(*(torch.as_tensor(a, device=device) for a in batch)))
+               for batch in drawn_batches(X, y, 3, META_BATCH)]
     rounds = iter(range(10**9))
 
     def run():
         optimizer.zero_grad()
-        for episode in batches[next(rounds) % 3]:
+        for x_support, y_support, x_query, y_query in batches[next(rounds) % 3]:
             learner = maml.clone()
-            learner.adapt(F.cross_entropy(learner(episode.x_support), episode.y_support))
-            loss = F.cross_entropy(learner(episode.x_query), episode.y_query)
+            learner.adapt(F.cross_entropy(learner(x_support), y_support))
+            loss = F.cross_entropy(learner(x_query), y_query)
             (loss / META_BATCH).backward()
         optimizer.step()
 
@@ -267,15 +310,16 @@ def make_round(row, device):
         return run
     if row.startswith(("maml", "fomaml", "reptile")):
         X, y = omniglot_pool()
-        est = conv_learner(row, device).set_params(max_epochs=0).meta_fit(X, y)
-        episodes = est._episode_source(X, y, device, "X")
-        episodes.seed(0)
-        batches = [[episodes.draw() for _ in range(est.meta_batch_size)] for _ in range(3)]
-        rounds = iter(range(10**9))
-        # the meta-step alone, on episodes drawn beforehand
-        return lambda: est._meta_step(batches[next(rounds) % 3])
+        est = conv_learner(row, device)
+        tasks = DrawnBatches(drawn_batches(X, y, 3, est.meta_batch_size, est.n_way,
+                                           est.n_shot, est.n_query))
+        # built untimed; then each round is one meta-step, a warm-started
+        # meta_fit of one meta-batch, on the episodes drawn beforehand
+        est.set_params(max_epochs=0).meta_fit(tasks)
+        est.set_params(max_epochs=1, episodes_per_epoch=est.meta_batch_size, warm_start=True)
+        return lambda: est.meta_fit(tasks)
     if row.startswith("sinusoid"):
-        from sklmeta.datasets._sinusoid import SinusoidTasks
+        from sklmeta.datasets import SinusoidTasks
         from sklmeta.gradient_based import MAMLRegressor
 
         tasks = SinusoidTasks(n_shot=10, n_query=10, random_state=0)

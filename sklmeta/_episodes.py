@@ -3,7 +3,24 @@
 Meta-training draws thousands of episodes; building :class:`~sklmeta.Task`
 objects and converting them for each would cost more than the network on
 small problems. A labelled pool is therefore moved to the device once and
-episodes are gathered from it by index.
+episodes are gathered from it by index, and a task family that can draw its
+tasks as arrays (the *task family protocol*, below) is drawn from in blocks.
+
+Every source has ``n_features``, ``feature_names``, ``seed(seed)`` and
+``draw()``, which returns one :class:`EpisodeTensors`.
+
+The task family protocol
+------------------------
+Any object with an ``n_features`` attribute and a method
+``episode_arrays(random_state)`` is a task family. The method yields
+blocks of tasks as four arrays ``(X_support, y_support, X_query, y_query)``
+of shapes ``(n_tasks, n_support, n_features)``, ``(n_tasks, n_support)``,
+``(n_tasks, n_query, n_features)`` and ``(n_tasks, n_query)``; a finite
+family is started again when it runs out. Classification labels are the
+positions ``0 .. n_way - 1`` of each task's classes. ``random_state`` is
+the seed that ``meta_fit`` derives from the estimator's; a family with a
+seed of its own may use that instead.
+:class:`~sklmeta.datasets.SinusoidTasks` is one such family.
 """
 
 from typing import NamedTuple, Optional
@@ -11,11 +28,23 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_X_y
 
-from .tasks import _ClassIndex
 from ._torch import to_tensor
+from .tasks import EpisodeSampler, _ClassIndex, check_tasks
 
-__all__ = ["EpisodeTensors", "PoolEpisodes", "TaskEpisodes"]
+__all__ = [
+    "EpisodeTensors",
+    "FamilyEpisodes",
+    "MetaBatches",
+    "PoolEpisodes",
+    "TaskEpisodes",
+    "check_pool",
+    "episode_source",
+    "feature_names",
+    "split_validation",
+]
 
 
 class EpisodeTensors(NamedTuple):
@@ -138,3 +167,114 @@ def task_to_tensors(task, device, classify, n_features):
         to_tensor(task.X_support, device), y_support,
         to_tensor(task.X_query, device), y_query, n_way,
     )
+
+
+class FamilyEpisodes:
+    """Episode tensors of a task family (see the module docstring)."""
+
+    feature_names = None
+
+    def __init__(self, family, device, classify):
+        self.family = family
+        self.device = device
+        self.classify = classify
+        self.n_features = int(family.n_features)
+        self.seed_ = None
+        self.blocks = None
+        self.pending = []
+
+    def seed(self, seed):
+        self.seed_ = int(seed)
+        self.blocks = None
+        self.pending = []
+
+    def _next_block(self):
+        if self.blocks is None:
+            self.blocks = iter(self.family.episode_arrays(self.seed_))
+        block = next(self.blocks, None)
+        if block is None:  # a finite family: start it again
+            self.blocks = iter(self.family.episode_arrays(self.seed_))
+            block = next(self.blocks)
+        return block
+
+    def draw(self):
+        if not self.pending:
+            xs, ys, xq, yq = self._next_block()
+            if np.shape(xq)[1] == 0:
+                raise ValueError(
+                    f"meta-training tasks need a query set, but "
+                    f"{type(self.family).__name__} yields tasks without queries."
+                )
+            label = torch.long if self.classify else torch.float32
+            xs, xq = (torch.as_tensor(a, dtype=torch.float32, device=self.device)
+                      for a in (xs, xq))
+            ys, yq = (torch.as_tensor(a, dtype=label, device=self.device) for a in (ys, yq))
+            n_way = [int(row.max()) + 1 if self.classify else None for row in ys]
+            self.pending = list(zip(xs, ys, xq, yq, n_way))
+            self.pending.reverse()
+        return EpisodeTensors(*self.pending.pop())
+
+
+class MetaBatches:
+    """One epoch of ``n_episodes`` episodes, in meta-batches of ``batch_size``."""
+
+    def __init__(self, episodes, n_episodes, batch_size):
+        self.episodes = episodes
+        self.n_episodes = n_episodes
+        self.batch_size = batch_size
+        self.n_features = episodes.n_features
+        self.feature_names = episodes.feature_names
+
+    def seed(self, seed):
+        self.episodes.seed(seed)
+
+    def __len__(self):
+        return -(-self.n_episodes // self.batch_size)
+
+    def epoch(self):
+        remaining = self.n_episodes
+        while remaining > 0:
+            batch = [self.episodes.draw() for _ in range(min(self.batch_size, remaining))]
+            remaining -= len(batch)
+            yield batch
+
+
+def episode_source(X, y, device, *, classify, n_way, n_shot, n_query, name):
+    """A pool, a task family or a task collection as a source of episodes."""
+    if y is not None:
+        names = feature_names(X)
+        X, y = check_pool(X, y, name, classify)
+        return PoolEpisodes(to_tensor(X, device), y, n_way, n_shot, n_query,
+                            feature_names=names)
+    if isinstance(X, EpisodeSampler):
+        X_pool, y_pool = check_pool(X.X, X.y, name, classify)
+        return PoolEpisodes(to_tensor(X_pool, device), y_pool, X.n_way, X.n_shot,
+                            X.n_query, random_state=X.random_state)
+    if callable(getattr(X, "episode_arrays", None)) and hasattr(X, "n_features"):
+        return FamilyEpisodes(X, device, classify)
+    return TaskEpisodes(check_tasks(X, name), device, classify=classify)
+
+
+def check_pool(X, y, name, classify):
+    """Validate a labelled pool for meta-training; returns numpy arrays."""
+    if y is None:
+        raise ValueError(f"{name} is a labelled pool, so y is required.")
+    X, y = check_X_y(X, y, dtype=[np.float32, np.float64], y_numeric=not classify)
+    if classify:
+        check_classification_targets(y)
+    return X, y
+
+
+def feature_names(X):
+    """Column names of a DataFrame, else None."""
+    names = getattr(X, "columns", None)
+    return None if names is None else np.asarray(names, dtype=object)
+
+
+def split_validation(validation_data):
+    """``(X_val, y_val)`` pools or a task collection, as (X, y) arguments."""
+    if isinstance(validation_data, tuple) and len(validation_data) == 2:
+        X_val, y_val = validation_data
+        if not isinstance(X_val, tuple):
+            return X_val, y_val
+    return validation_data, None

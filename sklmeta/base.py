@@ -1,18 +1,36 @@
-"""The meta-estimator contract shared by every learner.
+"""The meta-estimator contract and the one meta-training loop.
 
-:class:`BaseMetaEstimator` owns what all meta-learners have in common: the
-checks of the shared parameters, seeding, devices, conversion between numpy
-and torch, the episodic meta-training loop with skorch callbacks and
-history, adaptation through ``fit``, cloning that keeps the meta-learned
-state, and pickling that survives a move from GPU to CPU. A family of
-learners overrides a few hooks: ``_initialize_modules``, ``_episode_loss``
-(or ``_meta_step``), ``_adapt`` and ``_predict_output``.
+:class:`BaseMetaEstimator` owns what every meta-learner shares: the checks
+of the shared parameters, seeding, devices, conversion between numpy and
+torch, the meta-training loop (episodes or minibatches, the optimizer
+step, gradient callbacks, history, validation, the learning-rate schedule,
+interruption), warm starts, adaptation through ``fit``, prediction in
+chunks, cloning that keeps the meta-learned state, and pickling. A learner
+writes its algorithm in these hooks and nothing else:
+
+``_initialize_modules(n_features, device)``
+    Build the meta-learned modules (at least ``encoder_``).
+``_episode_loss(episode)``
+    Loss tensor and accuracy on one :class:`~sklmeta._episodes.EpisodeTensors`.
+    The loop backpropagates their mean over a meta-batch. A learner whose
+    meta-gradient is not the gradient of a per-episode loss (Reptile) or
+    that runs a meta-batch at once (MAML, MANN) overrides
+    ``_compute_meta_gradient(batch)`` instead.
+``_adapt(X, y)``
+    Adapt to a support set given as tensors (labels encoded ``0..n-1``);
+    store the result in attributes ending in ``_``.
+``_forward_adapted(X)``
+    Output of the adapted learner for a chunk of query tensors: logits, or
+    probabilities where the class sets ``_outputs_proba = True``.
+
+Further hooks have defaults: ``_training_stream`` (where meta-training
+batches come from), ``_validation_score``, ``_initialize_from`` (a warm
+start from another estimator) and ``_named_meta_parameters``.
 """
 
 import copy
 import inspect
-import io
-import warnings
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -23,26 +41,27 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback, EpochTimer, PrintLog, ProgressBar
 from skorch.history import History
 
-from ._episodes import EpisodeTensors, PoolEpisodes, TaskEpisodes
-from ._torch import resolve_device, seeded, to_numpy, to_tensor
-from .exceptions import NotInitializedError
-from .tasks import EpisodeSampler, check_tasks
+from ._episodes import MetaBatches, episode_source, split_validation
+from ._outputs import ClassifierOutputMixin, RegressorOutputMixin
+from ._persistence import PersistenceMixin
+from ._schedule import build_lr_scheduler, check_lr_schedule, current_lr, step_lr_scheduler
+from ._torch import PREDICT_CHUNK, resolve_device, seeded, to_tensor
+from .encoders import build_encoder
 from .utils._validation import check_bool, check_float, check_int
 
-__all__ = ["BaseMetaEstimator"]
-
-# Inputs are embedded in chunks at prediction time to bound memory.
-_PREDICT_CHUNK = 2048
+__all__ = ["BaseMetaEstimator", "ClassifierOutputMixin", "RegressorOutputMixin"]
 
 
-class BaseMetaEstimator(BaseEstimator):
+class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the meta-learners; not meant to be used directly.
 
     Concrete learners define ``__init__`` with their parameters, add
-    :class:`~sklearn.base.ClassifierMixin` or
-    :class:`~sklearn.base.RegressorMixin` on the left, and implement the
-    hooks. Keyword arguments ``encoder__*`` and ``optimizer__*`` are routed
-    to the encoder and the meta-optimizer, as skorch routes ``module__*``.
+    :class:`~sklmeta.base.ClassifierOutputMixin` and
+    :class:`~sklearn.base.ClassifierMixin` (or the regressor pair) on the
+    left, and implement the hooks listed in the module docstring. Keyword
+    arguments ``encoder__*``, ``optimizer__*`` and ``lr_schedule__*`` are
+    routed to the encoder, the meta-optimizer and the learning-rate
+    schedule, as skorch routes ``module__*``.
 
     Notes
     -----
@@ -54,23 +73,39 @@ class BaseMetaEstimator(BaseEstimator):
     """
 
     # Prefixes of keyword arguments routed to parts of the learner.
-    _routed_prefixes = ("encoder__", "optimizer__")
+    _routed_prefixes = ("encoder__", "optimizer__", "lr_schedule__")
     # Parameters whose change leaves the meta-learned state valid: where the
     # network runs, what is printed, and the budget of *further* meta-training
     # (so ``set_params(warm_start=True, max_epochs=...)`` then ``meta_fit``
     # continues). Families extend this with their adaptation options.
     _adaptation_params = frozenset({
         "verbose", "device", "warm_start", "max_epochs", "episodes_per_epoch",
-        "callbacks", "n_val_episodes",
+        "callbacks", "n_val_episodes", "lr_schedule", "init_from",
     })
     # Attributes that make up the meta-learned state, copied by clone.
     _meta_attributes = ("encoder_", "history_", "n_features_in_", "feature_names_in_")
     # Attributes that exist once the estimator is adapted to a task.
     _adapted_attributes = ("n_features_in_",)
+    # Whether ``_forward_adapted`` returns probabilities rather than logits.
+    _outputs_proba = False
+    # Whether ``fit`` without ``meta_fit`` scores poorly (scikit-learn's tag),
+    # e.g. a few gradient steps from random weights.
+    _poor_score_untrained = False
 
     # ------------------------------------------------------------------
     # parameters
     # ------------------------------------------------------------------
+    def _store_init_params(self, values):
+        """Store the arguments of ``__init__`` (its ``locals()``) untouched.
+
+        Every parameter of the signature becomes the attribute of its name,
+        and ``**kwargs`` are kept for routing, checked in ``meta_fit`` and
+        ``fit``; nothing else is set, as scikit-learn requires.
+        """
+        for name in self._get_param_names():
+            setattr(self, name, values[name])
+        self._store_routed_params(values.get("kwargs", {}))
+
     def _store_routed_params(self, kwargs):
         """Keep keyword arguments for routing; they are checked in ``fit``."""
         for key, value in kwargs.items():
@@ -164,6 +199,7 @@ class BaseMetaEstimator(BaseEstimator):
         check_int(self.n_val_episodes, "n_val_episodes", min_value=1)
         check_float(self.meta_lr, "meta_lr", min_value=0.0, strict_min=True)
         check_bool(self.warm_start, "warm_start")
+        check_lr_schedule(self.lr_schedule)
         if not isinstance(self.verbose, bool):
             check_int(self.verbose, "verbose", min_value=0)
         if not (
@@ -187,6 +223,18 @@ class BaseMetaEstimator(BaseEstimator):
                         "callbacks must hold skorch Callback instances or "
                         f"(name, Callback) pairs; got {cb!r}."
                     )
+        if self.init_from is not None:
+            source = self.init_from
+            if not isinstance(source, BaseMetaEstimator):
+                raise TypeError(
+                    "init_from must be None or a meta-fitted sklmeta estimator; got "
+                    f"{type(source).__name__}."
+                )
+            if not source._is_meta_fitted():
+                raise ValueError(
+                    f"init_from is a {type(source).__name__} that was never "
+                    "meta-fitted; call its meta_fit first."
+                )
         return resolve_device(self.device)
 
     def _validate_episode_params(self):
@@ -266,30 +314,11 @@ class BaseMetaEstimator(BaseEstimator):
             ):
                 setattr(self, key, {k: v.to(device) for k, v in value.items()})
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        version = state.pop("_sklearn_version", None)
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        packed = {"_torch_payload": buffer.getvalue()}
-        if version is not None:
-            packed["_sklearn_version"] = version
-        return packed
 
-    def __setstate__(self, state):
-        state = dict(state)
-        payload = state.pop("_torch_payload", None)
-        if payload is not None:
-            # a model fitted on a GPU unpickles on a machine without one
-            map_location = None if torch.cuda.is_available() else "cpu"
-            state.update(
-                torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
-            )
-        # a parameter added since the estimator was pickled takes its default
-        for name, param in inspect.signature(type(self).__init__).parameters.items():
-            if name not in state and param.default is not inspect.Parameter.empty:
-                state[name] = param.default
-        super().__setstate__(state)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
 
     # ------------------------------------------------------------------
     # meta-training
@@ -303,9 +332,12 @@ class BaseMetaEstimator(BaseEstimator):
             Either a labelled pool, from which ``n_way``-way ``n_shot``-shot
             episodes with ``n_query`` queries per class are sampled, or (with
             ``y=None``) a task collection: an
-            :class:`~sklmeta.EpisodeSampler` or an iterable of
-            :class:`~sklmeta.Task`. A sequence of tasks is drawn from at
-            random; any other iterable is consumed in order.
+            :class:`~sklmeta.EpisodeSampler`, an iterable of
+            :class:`~sklmeta.Task`, or a task family such as
+            :class:`~sklmeta.datasets.SinusoidTasks` (any object with
+            ``n_features`` and ``episode_arrays``; see :doc:`/user_guide`).
+            A sequence of tasks is drawn from at random; any other iterable
+            is consumed in order.
         y : array-like of shape (n_samples,), default=None
             Labels of the pool; None when ``X`` is a task collection.
         validation_data : tuple (X_val, y_val) or task collection, default=None
@@ -319,12 +351,12 @@ class BaseMetaEstimator(BaseEstimator):
             The meta-trained estimator.
         """
         device = self._validate_params()
-        episodes = self._episode_source(X, y, device, name="X")
-        n_features = episodes.n_features
+        stream = self._training_stream(X, y, device)
+        n_features = stream.n_features
         val_episodes = None
         if validation_data is not None:
             val_episodes = self._episode_source(
-                *_split_validation(validation_data), device, name="validation_data"
+                *split_validation(validation_data), device, name="validation_data"
             )
             if val_episodes.n_features != n_features:
                 raise ValueError(
@@ -338,57 +370,105 @@ class BaseMetaEstimator(BaseEstimator):
             # a continued run must not replay the episodes of the earlier ones
             rng.randint(2**31 - 1, size=4 * len(self.history_))
         init_seed, train_seed, sample_seed, val_seed = rng.randint(2**31 - 1, size=4)
-        episodes.seed(sample_seed)
+        stream.seed(sample_seed)
         if warm:
-            if n_features != self.n_features_in_:
-                raise ValueError(
-                    f"X has {n_features} features, but {type(self).__name__} was "
-                    f"meta-trained on {self.n_features_in_}; warm_start needs the same."
-                )
+            self._check_warm_start(stream)
             self._drop_adaptation()
             self._move_to(device)
         else:
             self._drop_fitted_state()
             self.n_features_in_ = n_features
-            if episodes.feature_names is not None:
-                self.feature_names_in_ = episodes.feature_names
+            if stream.feature_names is not None:
+                self.feature_names_in_ = stream.feature_names
             with seeded(init_seed, device):
-                self._initialize_modules(n_features, device)
+                if self.init_from is None:
+                    self._initialize_modules(n_features, device)
+                else:
+                    self._initialize_from(self.init_from, n_features, device)
+                self._initialize_meta_training(stream, device)
             self.history_ = History()
         if not warm or not hasattr(self, "optimizer_"):
             self.optimizer_ = self._build_optimizer()
+        if not warm or not hasattr(self, "lr_scheduler_"):
+            self.lr_scheduler_ = build_lr_scheduler(
+                self.lr_schedule, self.optimizer_, self._routed_params("lr_schedule__"),
+                self.max_epochs,
+            )
         if val_episodes is not None:
             val_episodes.seed(val_seed)
             val_episodes = [val_episodes.draw() for _ in range(self.n_val_episodes)]
-        self.callbacks_ = self._initialize_callbacks()
+        self.callbacks_ = self._initialize_callbacks(len(stream))
         with seeded(train_seed, device):
-            self._meta_train(episodes, val_episodes)
+            self._meta_fit_loop(stream, val_episodes)
         return self
 
+    def _training_stream(self, X, y, device):
+        """Where meta-training batches come from: ``n_features``,
+        ``feature_names``, ``seed(seed)``, ``len()`` batches per epoch and
+        ``epoch()``, the batches of one epoch. Episodes in meta-batches."""
+        episodes = self._episode_source(X, y, device, name="X")
+        return MetaBatches(episodes, self.episodes_per_epoch, self.meta_batch_size)
+
     def _episode_source(self, X, y, device, name):
-        """Wrap a pool or a task collection as a stream of episode tensors."""
-        classify = is_classifier(self)
-        if y is not None:
-            names = _feature_names(X)
-            X, y = _check_pool(self, X, y, name)
-            if classify:
-                check_classification_targets(y)
-            return PoolEpisodes(
-                to_tensor(X, device), y, self.n_way, self.n_shot, self.n_query,
-                feature_names=names,
+        """A pool, task family or task collection as a stream of episodes."""
+        return episode_source(
+            X, y, device, classify=is_classifier(self), n_way=self.n_way,
+            n_shot=self.n_shot, n_query=self.n_query, name=name,
+        )
+
+    def _check_warm_start(self, stream):
+        """Raise unless meta-training can continue on ``stream``."""
+        if stream.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {stream.n_features} features, but {type(self).__name__} was "
+                f"meta-trained on {self.n_features_in_}; warm_start needs the same."
             )
-        if isinstance(X, EpisodeSampler):
-            if classify:
-                check_classification_targets(X.y)
-            return PoolEpisodes(
-                to_tensor(_check_pool(self, X.X, X.y, name)[0], device), X.y,
-                X.n_way, X.n_shot, X.n_query, random_state=X.random_state,
+
+    def _initialize_meta_training(self, stream, device):
+        """Build what meta-training needs beyond the meta-learned modules."""
+
+    def _initialize_from(self, source, n_features, device):
+        """Start from a copy of ``source``'s meta-learned modules (``init_from``).
+
+        Copies every module and tensor of ``_meta_attributes`` (not the
+        history); this estimator's own parameters, optimizer and schedule
+        apply from there. ``source`` may be of another class when it holds
+        all of them, e.g. a pretrained ``encoder_``. Learners whose modules
+        depend on parameters that may differ between the two extend it.
+        """
+        if source.n_features_in_ != n_features:
+            raise ValueError(
+                f"init_from was meta-trained on {source.n_features_in_} features, "
+                f"but X has {n_features}."
             )
-        return TaskEpisodes(check_tasks(X, name), device, classify=classify)
+        names = [name for name in self._meta_attributes
+                 if name not in ("history_", "n_features_in_", "feature_names_in_")]
+        missing = [name for name in names if not hasattr(source, name)]
+        if missing:
+            raise TypeError(
+                f"init_from is a {type(source).__name__} without {missing}, which a "
+                f"{type(self).__name__} meta-learns; start from an estimator that "
+                "holds them (the same class, or one with the same modules)."
+            )
+        for name in names:
+            setattr(self, name, copy.deepcopy(getattr(source, name)))
+        self._move_to(device)
+
+    def _build_encoder(self, n_features, device):
+        """The ``encoder`` parameter built (with ``encoder__*``) on ``device``."""
+        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
+        return encoder.to(device)
+
+    def _named_meta_parameters(self):
+        """The (name, parameter) pairs meta-training updates."""
+        return list(self.module_.named_parameters())
 
     def _build_optimizer(self):
-        params = [p for p in self.module_.parameters() if p.requires_grad]
+        params = [p for _, p in self._named_meta_parameters() if p.requires_grad]
         kwargs = {"lr": self.meta_lr, **self._routed_params("optimizer__")}
+        # many small parameter tensors: one multi-tensor update beats a loop
+        if "foreach" in inspect.signature(self.optimizer).parameters:
+            kwargs.setdefault("foreach", True)
         try:
             return self.optimizer(params, **kwargs)
         except TypeError as exc:
@@ -397,12 +477,12 @@ class BaseMetaEstimator(BaseEstimator):
                 f"{sorted(kwargs)} (from meta_lr and optimizer__*): {exc}"
             ) from exc
 
-    def _initialize_callbacks(self):
-        steps = -(-self.episodes_per_epoch // self.meta_batch_size)
+    def _initialize_callbacks(self, steps_per_epoch):
         callbacks = [EpochTimer()]
         if self.verbose:
             callbacks += [
-                ProgressBar(batches_per_epoch=steps, postfix_keys=["train_loss", "train_acc"]),
+                ProgressBar(batches_per_epoch=steps_per_epoch,
+                            postfix_keys=["train_loss", "train_acc"]),
                 PrintLog(),
             ]
         for cb in self.callbacks or ():
@@ -416,8 +496,8 @@ class BaseMetaEstimator(BaseEstimator):
         for cb in self.callbacks_:
             getattr(cb, method)(self, **kwargs)
 
-    def _meta_train(self, episodes, val_episodes):
-        """The epoch loop: meta-batches of episodes, validation, callbacks."""
+    def _meta_fit_loop(self, stream, val_episodes):
+        """Epochs of batches, then validation, the schedule and callbacks."""
         module = self.module_
         history = self.history_
         self._notify("on_train_begin", X=None, y=None)
@@ -427,28 +507,16 @@ class BaseMetaEstimator(BaseEstimator):
                 history.record("epoch", len(history))
                 self._notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
                 module.train()
-                losses, accuracies, sizes = [], [], []
-                remaining = self.episodes_per_epoch
-                while remaining > 0:
-                    batch = [episodes.draw() for _ in range(min(self.meta_batch_size, remaining))]
-                    remaining -= len(batch)
-                    history.new_batch()
-                    self._notify("on_batch_begin", batch=batch, training=True)
-                    loss, accuracy = self._meta_step(batch)
-                    history.record_batch("train_loss", loss)
-                    history.record_batch("train_acc", accuracy)
-                    history.record_batch("train_batch_size", len(batch))
-                    self._notify("on_batch_end", batch=batch, training=True)
-                    losses.append(loss)
-                    accuracies.append(accuracy)
-                    sizes.append(len(batch))
-                self._record_epoch("train", losses, accuracies, sizes)
+                self._run_epoch(stream)
                 if val_episodes is not None:
                     module.eval()
                     scores = [self._validation_score(ep) for ep in val_episodes]
                     losses, accuracies = zip(*scores)
                     self._record_epoch("valid", losses, accuracies, None)
                     module.train()
+                if self.lr_scheduler_ is not None:
+                    history.record("lr", current_lr(self.optimizer_))
+                    step_lr_scheduler(self.lr_scheduler_, history)
                 self._notify("on_epoch_end", dataset_train=None, dataset_valid=None)
         except KeyboardInterrupt:
             # Ctrl-C, or a callback such as EarlyStopping: keep what was learned
@@ -456,6 +524,22 @@ class BaseMetaEstimator(BaseEstimator):
                 history.pop()
         module.eval()
         self._notify("on_train_end", X=None, y=None)
+
+    def _run_epoch(self, stream):
+        history = self.history_
+        losses, accuracies, sizes = [], [], []
+        for batch in stream.epoch():
+            history.new_batch()
+            self._notify("on_batch_begin", batch=batch, training=True)
+            loss, accuracy = self._train_step(batch)
+            history.record_batch("train_loss", loss)
+            history.record_batch("train_acc", accuracy)
+            history.record_batch("train_batch_size", len(batch))
+            self._notify("on_batch_end", batch=batch, training=True)
+            losses.append(loss)
+            accuracies.append(accuracy)
+            sizes.append(len(batch))
+        self._record_epoch("train", losses, accuracies, sizes)
 
     def _record_epoch(self, prefix, losses, accuracies, sizes):
         history = self.history_
@@ -468,26 +552,39 @@ class BaseMetaEstimator(BaseEstimator):
         history.record(f"{prefix}_acc", accuracy)
         history.record(f"{prefix}_acc_best", bool(accuracy > max(earlier_acc, default=-np.inf)))
 
-    def _meta_step(self, batch):
-        """One meta-update on a meta-batch; returns mean loss and accuracy.
-
-        The default averages :meth:`_episode_loss` over the episodes, then
-        takes one optimizer step; gradient-based learners override it.
-        """
+    def _train_step(self, batch):
+        """One meta-update: gradients, the ``on_grad_computed`` callbacks, the
+        optimizer step. Returns the batch's mean loss and accuracy."""
         self.optimizer_.zero_grad(set_to_none=True)
+        loss, accuracy = self._compute_meta_gradient(batch)
+        self._notify(
+            "on_grad_computed", named_parameters=self._named_meta_parameters(),
+            X=None, y=None, training=True,
+        )
+        self.optimizer_.step()
+        return loss, accuracy
+
+    def _compute_meta_gradient(self, batch):
+        """Store the meta-gradient of ``batch`` in the parameters' ``.grad``;
+        return the mean loss and accuracy as floats.
+
+        The default backpropagates the mean of :meth:`_episode_loss` over the
+        episodes, one episode at a time, so that each graph is freed early.
+        """
         total_loss, total_acc = 0.0, 0.0
         for episode in batch:
             loss, accuracy = self._episode_loss(episode)
             (loss / len(batch)).backward()
             total_loss += loss.item()
             total_acc += accuracy
-        self._notify(
-            "on_grad_computed",
-            named_parameters=list(self.module_.named_parameters()),
-            X=None, y=None, training=True,
-        )
-        self.optimizer_.step()
         return total_loss / len(batch), total_acc / len(batch)
+
+    def _episode_loss(self, episode):
+        """Loss tensor and accuracy (a float) of the learner on one episode."""
+        raise NotImplementedError(
+            f"{type(self).__name__} defines neither _episode_loss nor "
+            "_compute_meta_gradient."
+        )
 
     def _validation_score(self, episode):
         """Loss and accuracy of the meta-learner on one validation episode."""
@@ -541,8 +638,9 @@ class BaseMetaEstimator(BaseEstimator):
             self._adapt(to_tensor(X, device), target)
         return self
 
+
     def _predict_output(self, X):
-        """Network output for inputs of the adapted task (logits or values)."""
+        """Output of ``_forward_adapted`` for inputs of the adapted task."""
         check_is_fitted(self)
         device = resolve_device(self.device)
         self._move_to(device)
@@ -552,122 +650,23 @@ class BaseMetaEstimator(BaseEstimator):
         return torch.cat(outputs) if outputs else torch.empty(0)
 
     def _prediction_chunks(self, X):
-        """The parts of ``X`` embedded one at a time by ``_predict_output``."""
-        return X.split(_PREDICT_CHUNK)
+        """The parts of ``X`` passed one at a time to ``_forward_adapted``."""
+        return X.split(PREDICT_CHUNK)
 
     # ------------------------------------------------------------------
-    # saving
+    # the algorithm
     # ------------------------------------------------------------------
-    def save_params(self, f_params=None, f_optimizer=None, f_history=None,
-                    use_safetensors=False, **kwargs):
-        """Save the meta-learned weights, optimizer state or history to files.
-
-        The same interface as skorch's ``save_params``, so skorch's
-        ``Checkpoint`` callback works. To save the whole estimator, adapted
-        state included, pickle it (``pickle`` or ``joblib``).
-
-        Parameters
-        ----------
-        f_params : str, path or file-like, default=None
-            Where to save the weights of the meta-learned module.
-        f_optimizer : str, path or file-like, default=None
-            Where to save the meta-optimizer state.
-        f_history : str, path or file-like, default=None
-            Where to save ``history_`` as JSON.
-        use_safetensors : bool, default=False
-            Accepted for skorch compatibility; only False is supported.
-        **kwargs
-            Other ``f_<name>`` targets for ``<name>_`` attributes, as in
-            skorch; names this estimator lacks (``f_criterion``) are skipped.
-        """
-        _check_no_safetensors(use_safetensors)
-        for target, obj in self._save_targets(f_params, f_optimizer, kwargs, "save_params"):
-            torch.save(obj.state_dict(), target)
-        if f_history is not None:
-            self._require_modules("save_params")
-            self.history_.to_file(f_history)
-
-    def load_params(self, f_params=None, f_optimizer=None, f_history=None,
-                    checkpoint=None, use_safetensors=False, **kwargs):
-        """Load weights, optimizer state or history saved by :meth:`save_params`.
-
-        The estimator must already hold a network of the same shape, for
-        instance after ``meta_fit`` with ``max_epochs=0``.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_history : str, path or file-like, default=None
-            Files written by :meth:`save_params`.
-        checkpoint : skorch.callbacks.Checkpoint, default=None
-            Load the files of this checkpoint; other file arguments are then
-            ignored.
-        use_safetensors : bool, default=False
-            Accepted for skorch compatibility; only False is supported.
-        **kwargs
-            Other ``f_<name>`` sources, as in skorch.
-        """
-        _check_no_safetensors(use_safetensors)
-        if checkpoint is not None:
-            self._require_modules("load_params")
-            if checkpoint.f_history is not None:
-                # the history first: file names may be formatted from it
-                self.history_ = History.from_file(checkpoint.f_history_)
-            files = checkpoint.get_formatted_files(self)
-            f_params = files.get("f_params")
-            f_optimizer = files.get("f_optimizer")
-            f_history = files.get("f_history")
-            kwargs = {}
-        device = resolve_device(self.device)
-        for source, obj in self._save_targets(f_params, f_optimizer, kwargs, "load_params"):
-            obj.load_state_dict(torch.load(source, map_location=device, weights_only=True))
-        if f_history is not None:
-            self._require_modules("load_params")
-            self.history_ = History.from_file(f_history)
-
-    def _require_modules(self, caller):
-        if not hasattr(self, "encoder_"):
-            raise NotInitializedError(
-                f"{type(self).__name__} has no network yet, so {caller} cannot run; "
-                "call meta_fit (max_epochs=0 builds the network untrained) or fit first."
-            )
-
-    def _save_targets(self, f_params, f_optimizer, kwargs, caller):
-        files = {"module_": f_params, "optimizer_": f_optimizer}
-        for key, value in kwargs.items():
-            if not key.startswith("f_"):
-                raise TypeError(
-                    f"{caller} got an unexpected argument {key!r}; did you mean 'f_{key}'?"
-                )
-            name = "module_" if key == "f_module" else key[2:] + "_"
-            files[name] = value
-        pairs = []
-        for name, target in files.items():
-            if target is None:
-                continue
-            self._require_modules(caller)
-            obj = getattr(self, name, None)
-            if obj is not None and hasattr(obj, "state_dict"):
-                pairs.append((target, obj))
-        return pairs
-
-    # ------------------------------------------------------------------
-    # hooks
-    # ------------------------------------------------------------------
+    @abstractmethod
     def _initialize_modules(self, n_features, device):
         """Build the meta-learned modules (at least ``encoder_``) on ``device``."""
-        raise NotImplementedError
 
-    def _episode_loss(self, episode: EpisodeTensors):
-        """Loss tensor and accuracy of the learner on one training episode."""
-        raise NotImplementedError
-
+    @abstractmethod
     def _adapt(self, X, y):
         """Adapt to a support set given as tensors; store the result."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _forward_adapted(self, X):
         """Output of the adapted learner for a chunk of query tensors."""
-        raise NotImplementedError
 
 
 class _Missing:
@@ -687,36 +686,4 @@ def _same_value(old, new):
         return bool(old == new) and type(old) is type(new)
     except Exception:  # values whose == raises or is ambiguous count as changed
         return False
-
-
-def _check_no_safetensors(use_safetensors):
-    if use_safetensors:
-        raise ValueError(
-            "use_safetensors=True is not supported; weights are saved with torch.save."
-        )
-
-
-def _check_pool(estimator, X, y, name):
-    """Validate a labelled pool for meta-training; returns numpy arrays."""
-    from sklearn.utils.validation import check_X_y
-
-    if y is None:
-        raise ValueError(f"{name} is a labelled pool, so y is required.")
-    return check_X_y(
-        X, y, dtype=[np.float32, np.float64], y_numeric=not is_classifier(estimator)
-    )
-
-
-def _feature_names(X):
-    names = getattr(X, "columns", None)
-    return None if names is None else np.asarray(names, dtype=object)
-
-
-def _split_validation(validation_data):
-    """``(X_val, y_val)`` pools or a task collection, as (X, y) arguments."""
-    if isinstance(validation_data, tuple) and len(validation_data) == 2:
-        X_val, y_val = validation_data
-        if not isinstance(X_val, tuple):
-            return X_val, y_val
-    return validation_data, None
 

@@ -8,13 +8,16 @@ and keeps it; ``fit`` then adapts the final step alone.
 """
 
 import copy
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from .base import _MISSING, _same_value
 from .tasks import EpisodeSampler, Task, as_task
@@ -58,10 +61,15 @@ class MetaPipeline(Pipeline):
         usually a meta-learner.
     transform_input : None
         Only None is supported (it needs metadata routing).
-    memory : None
-        Not used: steps are fitted in place; present for compatibility.
+    memory : str, joblib.Memory or None, default=None
+        Cache of the fitted preprocessing steps, as in
+        :class:`~sklearn.pipeline.Pipeline`: a step already fitted on the same
+        data with the same parameters is loaded rather than fitted again, in
+        :meth:`meta_fit` and in a ``fit`` that fits every step. A str is the
+        cache folder. With a cache, the steps are cloned before fitting and
+        ``steps`` then holds the fitted clones; None fits them in place.
     verbose : bool, default=False
-        Not used; present for compatibility.
+        Whether to print the time each step takes to fit.
 
     Attributes
     ----------
@@ -217,15 +225,20 @@ class MetaPipeline(Pipeline):
         self._validate_steps()
         self._meta_fitted = False
         step_params = self._split_params(params)
+        memory = check_memory(self.memory)
+        fit_step = memory.cache(_fit_step_on)
         data = _as_data(X, y)
-        for _, name, step in self._iter(with_final=False):
-            data = _fit_step_on(step, data, step_params[name])
+        for idx, name, step in self._iter(with_final=False):
+            with self._timed(idx):
+                step, data = fit_step(_clone_for(memory, step), data, step_params[name])
+            self.steps[idx] = (name, step)
         final_name, final = self.steps[-1]
         if final != "passthrough" and hasattr(final, "meta_fit"):
             kwargs = dict(step_params[final_name])
             if validation_data is not None:
                 kwargs["validation_data"] = self._transform_validation(validation_data, final)
-            final.meta_fit(*_densified(data, final), **kwargs)
+            with self._timed(len(self.steps) - 1):
+                final.meta_fit(*_densified(data, final), **kwargs)
         elif validation_data is not None:
             raise ValueError(
                 "validation_data is for the final step's meta_fit, but "
@@ -263,17 +276,31 @@ class MetaPipeline(Pipeline):
             self.steps = list(self.steps)
             self._validate_steps()
             self._meta_fitted = False
+            memory = check_memory(self.memory)
+            fit_transform = memory.cache(_fit_transform_one)
             Xt = X
-            for _, name, step in self._iter(with_final=False):
-                Xt = _densify_for(step, Xt)
-                if hasattr(step, "fit_transform"):
-                    Xt = step.fit_transform(Xt, y, **step_params[name])
-                else:
-                    Xt = step.fit(Xt, y, **step_params[name]).transform(Xt)
+            for idx, name, step in self._iter(with_final=False):
+                with self._timed(idx):
+                    step, Xt = fit_transform(
+                        _clone_for(memory, step), Xt, y, step_params[name]
+                    )
+                self.steps[idx] = (name, step)
         final_name, final = self.steps[-1]
         if final != "passthrough":
-            final.fit(_densify_for(final, Xt), y, **step_params[final_name])
+            with self._timed(len(self.steps) - 1):
+                final.fit(_densify_for(final, Xt), y, **step_params[final_name])
         return self
+
+    @contextmanager
+    def _timed(self, step_idx):
+        """Print the time a step took to fit when ``verbose``, as Pipeline does."""
+        start = time.perf_counter()
+        yield
+        if self.verbose:
+            seconds = time.perf_counter() - start
+            name = self.steps[step_idx][0]
+            message = f"(step {step_idx + 1} of {len(self.steps)}) Processing {name}"
+            print(_timing_message(type(self).__name__, message, seconds))
 
     def _check_supported(self):
         if self.transform_input is not None:
@@ -319,98 +346,68 @@ class MetaPipeline(Pipeline):
     # ------------------------------------------------------------------
     # prediction through the whole chain
     # ------------------------------------------------------------------
+    def _delegate(self, method, X, /, *args, **params):
+        """Run ``X`` through the fitted steps, then ``method`` of the final one."""
+        check_is_fitted(self)
+        return getattr(self._final_estimator, method)(self._final_input(X), *args, **params)
+
     @available_if(_final_has("predict"))
     def predict(self, X, **params):
-        """Transform ``X`` through the steps, then ``predict`` with the final one.
+        """Transform ``X`` through the steps, then predict with the final one.
 
         Parameters
         ----------
         X : iterable
             Query inputs, as the first step accepts them.
         **params : dict
-            Passed to the final step's ``predict``.
+            Passed to the final step's method.
 
         Returns
         -------
         y_pred : ndarray
             Predictions of the final step.
         """
-        check_is_fitted(self)
-        return self._final_estimator.predict(self._final_input(X), **params)
+        return self._delegate("predict", X, **params)
 
     @available_if(_final_has("predict_proba"))
     def predict_proba(self, X, **params):
-        """Transform ``X`` through the steps, then ``predict_proba`` with the final one.
-
-        Parameters
-        ----------
-        X : iterable
-            Query inputs.
-        **params : dict
-            Passed to the final step's ``predict_proba``.
+        """Class probabilities of the final step; parameters as for :meth:`predict`.
 
         Returns
         -------
         y_proba : ndarray of shape (n_samples, n_classes)
-            Class probabilities of the final step.
         """
-        check_is_fitted(self)
-        return self._final_estimator.predict_proba(self._final_input(X), **params)
+        return self._delegate("predict_proba", X, **params)
 
     @available_if(_final_has("predict_log_proba"))
     def predict_log_proba(self, X, **params):
-        """Transform ``X`` through the steps, then ``predict_log_proba``.
-
-        Parameters
-        ----------
-        X : iterable
-            Query inputs.
-        **params : dict
-            Passed to the final step's ``predict_log_proba``.
+        """Log class probabilities of the final step; parameters as for :meth:`predict`.
 
         Returns
         -------
         y_log_proba : ndarray of shape (n_samples, n_classes)
-            Log class probabilities of the final step.
         """
-        check_is_fitted(self)
-        return self._final_estimator.predict_log_proba(self._final_input(X), **params)
+        return self._delegate("predict_log_proba", X, **params)
 
     @available_if(_final_has("decision_function"))
     def decision_function(self, X, **params):
-        """Transform ``X`` through the steps, then ``decision_function``.
-
-        Parameters
-        ----------
-        X : iterable
-            Query inputs.
-        **params : dict
-            Passed to the final step's ``decision_function``.
+        """Decision function of the final step; parameters as for :meth:`predict`.
 
         Returns
         -------
         y_score : ndarray
-            Decision function of the final step.
         """
-        check_is_fitted(self)
-        return self._final_estimator.decision_function(self._final_input(X), **params)
+        return self._delegate("decision_function", X, **params)
 
     @available_if(_final_has("score_samples"))
     def score_samples(self, X):
-        """Transform ``X`` through the steps, then ``score_samples``.
-
-        Parameters
-        ----------
-        X : iterable
-            Inputs.
+        """Sample scores of the final step; ``X`` as for :meth:`predict`.
 
         Returns
         -------
         y_score : ndarray of shape (n_samples,)
-            Scores of the final step.
         """
-        check_is_fitted(self)
-        return self._final_estimator.score_samples(self._final_input(X))
+        return self._delegate("score_samples", X)
 
     @available_if(_final_has("score"))
     def score(self, X, y=None, sample_weight=None, **params):
@@ -432,10 +429,9 @@ class MetaPipeline(Pipeline):
         score : float
             Score of the final step, e.g. accuracy for a classifier.
         """
-        check_is_fitted(self)
         if sample_weight is not None:
             params["sample_weight"] = sample_weight
-        return self._final_estimator.score(self._final_input(X), y, **params)
+        return self._delegate("score", X, y, **params)
 
     @available_if(_can_transform)
     def transform(self, X, **params):
@@ -508,11 +504,10 @@ def make_meta_pipeline(*steps, memory=None, verbose=False):
     ----------
     *steps : list of estimators
         The steps; the last is usually a meta-learner.
-    memory : None
-        Not used; present for compatibility with
-        :func:`~sklearn.pipeline.make_pipeline`.
+    memory : str, joblib.Memory or None, default=None
+        Cache of the fitted preprocessing steps; see :class:`MetaPipeline`.
     verbose : bool, default=False
-        Not used; present for compatibility.
+        Whether to print the time each step takes to fit.
 
     Returns
     -------
@@ -585,13 +580,37 @@ def _map_data(data, transform):
 
 
 def _fit_step_on(step, data, params):
-    """Fit (or meta-fit) one preprocessing step on the data; return it transformed."""
+    """Fit (or meta-fit) one preprocessing step on the data.
+
+    Returns the fitted step with the transformed data, so that
+    ``joblib.Memory`` can cache both.
+    """
     if hasattr(step, "meta_fit"):
         step.meta_fit(*_densified(data, step), **params)
     else:
         X, y = _pooled(data)
         step.fit(_densify_for(step, X), y, **params)
-    return _map_data(data, lambda Z: step.transform(_densify_for(step, Z)))
+    return step, _map_data(data, lambda Z: step.transform(_densify_for(step, Z)))
+
+
+def _fit_transform_one(step, X, y, params):
+    """Fit one step on an adaptation set; return it with the transformed set."""
+    X = _densify_for(step, X)
+    if hasattr(step, "fit_transform"):
+        return step, step.fit_transform(X, y, **params)
+    return step, step.fit(X, y, **params).transform(X)
+
+
+def _clone_for(memory, step):
+    """The step itself without a cache; with one, a clone, which the cache may replace."""
+    return step if memory.location is None else clone(step)
+
+
+def _timing_message(source, message, seconds):
+    """One line ``[source] ... message, total=   0.1s``, 70 characters as scikit-learn's."""
+    total = f"{seconds / 60:4.1f}min" if seconds > 60 else f"{seconds:6.1f}s"
+    head, tail = f"[{source}] ", f" {message}, total={total}"
+    return head + "." * (70 - len(head) - len(tail)) + tail
 
 
 def _densified(data, step):

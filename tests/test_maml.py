@@ -288,7 +288,7 @@ def test_shared_first_step_gives_the_looped_first_order_meta_gradient(name, make
         est.network_.zero_grad(set_to_none=True)
         est.optimizer_ = torch.optim.SGD(est.network_.parameters(), lr=0.0)
         est.callbacks_ = []
-        est._meta_step(episodes)
+        est._train_step(episodes)
         assert len(calls) == 1
         for key, p in est.network_.named_parameters():
             torch.testing.assert_close(p.grad * len(tasks), looped[key], rtol=1e-9,
@@ -465,7 +465,7 @@ def test_transductive_predictions_use_the_batch_statistics(monkeypatch):
     order = np.random.RandomState(0).permutation(100)
     np.testing.assert_allclose(est.predict_proba(X[order]), together[order], atol=1e-5)
     # X is one batch however long: never cut into chunks
-    monkeypatch.setattr("sklmeta.base._PREDICT_CHUNK", 7)
+    monkeypatch.setattr("sklmeta.base.PREDICT_CHUNK", 7)
     np.testing.assert_allclose(est.predict_proba(X), together, atol=1e-6)
 
 

@@ -18,7 +18,7 @@ from sklmeta import (
     make_meta_pipeline,
 )
 from sklmeta.memory_based import MANNClassifier
-from sklmeta.memory_based._mann import MemoryController
+from sklmeta.memory_based._controller import MemoryController
 
 from conftest import make_few_shot_blobs
 

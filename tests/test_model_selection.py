@@ -88,3 +88,20 @@ def test_train_test_class_split():
     assert len(X_tr) + len(X_te) == len(X)
     with pytest.raises(ValueError, match="X has 3 samples but y has 100"):
         train_test_class_split(X[:3], y)
+
+
+def test_model_selection_exports_its_public_names():
+    import sklmeta
+    from sklmeta import model_selection
+
+    assert sorted(model_selection.__all__) == [
+        "ClassKFold", "ClassShuffleSplit", "EpisodeEvaluation", "EpisodeSplit",
+        "evaluate_episodes", "meta_cross_validate", "train_test_class_split",
+    ]
+    # the top-level names are the same objects
+    for name in set(model_selection.__all__) & set(sklmeta.__all__):
+        assert getattr(sklmeta, name) is getattr(model_selection, name)
+    X, y = blobs()
+    result = evaluate_episodes(KNeighborsClassifier(n_neighbors=1), X, y, n_way=3,
+                               n_query=2, n_episodes=2, random_state=0)
+    assert isinstance(result, model_selection.EpisodeEvaluation)

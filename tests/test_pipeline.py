@@ -1,14 +1,18 @@
 """MetaPipeline: preprocessing fitted on the meta-training pool, kept at adaptation."""
 
+import itertools
 import pickle
+import re
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -197,3 +201,81 @@ def test_text_pipeline(blobs):
     pipe.fit(support, y[held_out[::12]])
     assert pipe[0].vocabulary_ == vocabulary
     assert set(pipe.predict(["w1 w2 w3"])) <= {8, 9, 10, 11}
+
+
+def test_prediction_methods_delegate_to_the_final_step(blobs):
+    X, y = blobs
+    X_s, y_s, X_q, y_q = support_and_queries(blobs)
+    pipe = make_meta_pipeline(StandardScaler(), LogisticRegression())
+    with pytest.raises(NotFittedError):
+        pipe.predict(X_q)
+    pipe.fit(X_s, y_s)
+    reference = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_s, y_s)
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        np.testing.assert_allclose(getattr(pipe, method)(X_q), getattr(reference, method)(X_q))
+    assert pipe.score(X_q, y_q) == reference.score(X_q, y_q)
+    # a method the final step lacks is absent, as in Pipeline
+    assert not hasattr(pipe, "score_samples") and not hasattr(pipe, "transform")
+    assert not hasattr(make_meta_pipeline(StandardScaler(), PCA(2)), "predict")
+
+
+# Pipeline's format: dots pad each line to 70 characters, unless the name is too long
+LINE = re.compile(r"\[MetaPipeline\] \.* ?\(step (\d) of 3\) Processing (\w+), total= +\d+\.\ds")
+
+
+def test_verbose_prints_the_time_of_each_step_fitted(blobs, capsys):
+    X, y = blobs
+    X_s, y_s, _, _ = support_and_queries(blobs)
+    pipe = make_meta_pipeline(StandardScaler(), PCA(4), ProtoNetClassifier(**PROTONET),
+                              verbose=True)
+    names = ["standardscaler", "pca", "protonetclassifier"]
+
+    def printed():
+        lines = capsys.readouterr().out.splitlines()
+        assert all(len(line) >= 70 and LINE.fullmatch(line) for line in lines), lines
+        return [LINE.fullmatch(line).groups() for line in lines]
+
+    pipe.meta_fit(X[y < 20], y[y < 20])
+    assert printed() == [("1", names[0]), ("2", names[1]), ("3", names[2])]
+    pipe.fit(X_s, y_s)  # adaptation fits the final step alone
+    assert printed() == [("3", names[2])]
+    pipe.set_params(verbose=False).fit(X_s, y_s)
+    assert printed() == []
+    pipe.set_params(verbose=True, pca__n_components=3).fit(X_s, y_s)
+    assert printed() == [("1", names[0]), ("2", names[1]), ("3", names[2])]
+
+
+class StampedScaler(StandardScaler):
+    """A scaler that records which fit made it, to tell a cache hit from a refit."""
+
+    fits = itertools.count()
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.fit_number_ = next(StampedScaler.fits)
+        return super().fit(X, y, sample_weight)
+
+
+def test_memory_fits_a_preprocessing_step_once(blobs, tmp_path):
+    X, y = blobs
+    X_s, y_s, X_q, _ = support_and_queries(blobs)
+    scaler = StampedScaler()
+
+    def build(step=scaler):
+        return make_meta_pipeline(step, PCA(4), ProtoNetClassifier(**PROTONET),
+                                  memory=str(tmp_path))
+
+    first = build().meta_fit(X[y < 20], y[y < 20])
+    second = build().meta_fit(X[y < 20], y[y < 20])
+    assert not hasattr(scaler, "fit_number_")  # steps are cloned, not fitted in place
+    assert second[0].fit_number_ == first[0].fit_number_
+    np.testing.assert_array_equal(second[1].components_, first[1].components_)
+    np.testing.assert_array_equal(first.fit(X_s, y_s).predict_proba(X_q),
+                                  second.fit(X_s, y_s).predict_proba(X_q))
+    # other data, or another parameter, is fitted anew
+    other_data = build().meta_fit(X[y < 15], y[y < 15])
+    other_param = build(StampedScaler(with_mean=False)).meta_fit(X[y < 20], y[y < 20])
+    stamps = {first[0].fit_number_, other_data[0].fit_number_, other_param[0].fit_number_}
+    assert len(stamps) == 3
+    # a fit of every step, without meta_fit, is cached too
+    plain = [build().fit(X_s, y_s)[0].fit_number_ for _ in range(2)]
+    assert plain[0] == plain[1] and plain[0] not in stamps

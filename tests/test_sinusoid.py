@@ -3,11 +3,13 @@
 import math
 
 import numpy as np
+import torch
 import pytest
 
 from sklmeta import Task
-from sklmeta.datasets._sinusoid import SinusoidTasks
-from sklmeta.gradient_based._base import SinusoidEpisodes
+from sklmeta import MAMLRegressor, ProtoNetClassifier
+from sklmeta._episodes import FamilyEpisodes
+from sklmeta.datasets import SinusoidTasks
 
 
 def test_tasks_follow_the_paper_distribution():
@@ -41,7 +43,7 @@ def test_iteration_yields_tasks_and_repeats_with_a_seed():
 
 def test_tensor_stream_gives_the_tasks_of_iteration():
     tasks = SinusoidTasks(n_shot=3, n_query=4, n_tasks=150, random_state=0)
-    stream = SinusoidEpisodes(tasks, "cpu")
+    stream = FamilyEpisodes(tasks, "cpu", classify=False)
     stream.seed(123)  # the family's own random_state wins
     for task in list(tasks) * 2:  # a finite family starts again
         episode = stream.draw()
@@ -57,3 +59,52 @@ def test_invalid_arguments_are_named():
         SinusoidTasks(x_range=5)
     with pytest.raises(ValueError, match="n_shot must be >= 1"):
         SinusoidTasks(n_shot=0)
+
+
+class _LineTasks:
+    """A user's regression family: lines y = a x + b, drawn as arrays."""
+
+    n_features = 1
+
+    def __init__(self):
+        self.calls = 0
+
+    def episode_arrays(self, random_state):
+        self.calls += 1
+        rng = np.random.RandomState(random_state)
+        while True:
+            a, b = rng.uniform(-2, 2, size=(2, 10, 1))
+            x = rng.uniform(-3, 3, size=(10, 8))
+            y = a * x + b
+            yield x[:, :4, None], y[:, :4], x[:, 4:, None], y[:, 4:]
+
+
+class _BlobTasks:
+    """A user's classification family: 3-way tasks of Gaussian classes."""
+
+    n_features = 2
+
+    def episode_arrays(self, random_state):
+        rng = np.random.RandomState(random_state)
+        while True:
+            centers = rng.normal(scale=3.0, size=(5, 3, 1, 2))
+            labels = np.repeat(np.arange(3), 4)
+            x = centers[:, labels, 0] + rng.normal(size=(5, 12, 2))
+            support = np.tile([True, False], 6)
+            yield (x[:, support], np.tile(labels[support], (5, 1)),
+                   x[:, ~support], np.tile(labels[~support], (5, 1)))
+
+
+def test_any_task_family_meta_trains_through_the_same_path():
+    family = _LineTasks()
+    reg = MAMLRegressor(max_epochs=2, episodes_per_epoch=20, meta_batch_size=5,
+                        verbose=0, random_state=0, device="cpu").meta_fit(family)
+    assert family.calls == 1 and len(reg.history_) == 2
+    assert np.isfinite(reg.history_[:, "train_loss"]).all()
+    clf = ProtoNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=10,
+                             verbose=0, random_state=0, device="cpu").meta_fit(_BlobTasks())
+    assert len(clf.history_) == 2 and 0.0 <= clf.history_[-1, "train_acc"] <= 1.0
+    stream = FamilyEpisodes(_BlobTasks(), "cpu", classify=True)
+    stream.seed(0)
+    episode = stream.draw()
+    assert episode.n_way == 3 and episode.y_support.dtype == torch.long

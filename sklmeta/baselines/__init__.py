@@ -6,7 +6,7 @@ set; :func:`pretrain_encoder` runs that pretraining alone and returns the
 encoder, to start any other learner from it.
 """
 
-from .._pretrain import pretrain_encoder
 from ._finetune import FineTuneClassifier
+from ._pretrain import pretrain_encoder
 
 __all__ = ["FineTuneClassifier", "pretrain_encoder"]

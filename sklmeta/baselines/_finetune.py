@@ -1,20 +1,20 @@
 """The fine-tuning baseline: a pretrained encoder and a new head per task."""
 
 import copy
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from skorch.callbacks import EpochTimer, PrintLog, ProgressBar
-from skorch.history import History
 
-from .._pretrain import MinibatchStream, make_head
-from .._torch import seeded, to_numpy, to_tensor
-from ..base import BaseMetaEstimator, _check_pool, _feature_names, _split_validation
-from ..encoders import build_encoder, output_dim
+from .._docstrings import fitted_attributes, meta_training_params
+from .._episodes import check_pool, feature_names
+from .._torch import to_tensor
+from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..encoders import output_dim
+from ._heads import MinibatchStream, make_head
 from ..metric_based._distances import class_means, squared_euclidean
 from ..tasks import EpisodeSampler, as_task
 from ..utils._validation import check_bool, check_float, check_int, check_option
@@ -22,8 +22,8 @@ from ..utils._validation import check_bool, check_float, check_int, check_option
 __all__ = ["FineTuneClassifier"]
 
 
-class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
-    """Pretrained encoder plus a new classification head fitted on each task.
+class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    __doc__ = """Pretrained encoder plus a new classification head fitted on each task.
 
     The baseline every few-shot learner should be compared with (Chen et al.,
     2019). ``meta_fit`` pretrains the encoder by ordinary supervised learning
@@ -52,16 +52,6 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
     finetune_encoder : bool, default=False
         Whether ``fit`` also trains (a copy of) the encoder on the support
         set; the pretrained encoder itself is never changed.
-    max_epochs : int, default=10
-        Pretraining epochs, each a pass over the whole pool.
-    batch_size : int, default=64
-        Samples per pretraining minibatch.
-    meta_lr : float, default=1e-3
-        Learning rate of pretraining.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Pretraining optimizer; further arguments as ``optimizer__*``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for pretraining; copied at ``meta_fit``.
     n_way : int, default=5
         Classes per validation episode, when ``meta_fit`` gets a
         ``validation_data`` pool.
@@ -69,21 +59,9 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
         Support examples per class in validation episodes.
     n_query : int, default=15
         Query examples per class in validation episodes.
-    n_val_episodes : int, default=100
-        Validation episodes scored each epoch.
-    warm_start : bool, default=False
-        Whether ``meta_fit`` continues pretraining (same pool classes) instead
-        of starting afresh.
-    device : 'auto', str or torch.device, default='auto'
-        Where the network runs: CUDA when present with ``'auto'``, else CPU.
-    verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a table of epochs during
-        ``meta_fit``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initial weights, the minibatch order and the new heads.
-    **kwargs
-        ``encoder__*`` and ``optimizer__*`` arguments.
-
+""" + meta_training_params(budget="""    batch_size : int, default=64
+        Samples per pretraining minibatch; an epoch is a pass over the pool.
+""") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -99,15 +77,9 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
     adapted_encoder_ : torch.nn.Module
         The encoder fine-tuned on that support set; only with
         ``finetune_encoder=True``.
-    history_ : skorch.history.History
-        Per-epoch ``train_loss`` and ``train_acc`` of pretraining (accuracy
-        over the pool classes), and ``valid_loss``/``valid_acc`` on few-shot
-        validation episodes; only after ``meta_fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Input column names, when given as a DataFrame with string columns.
-
+""" + fitted_attributes(
+        "``train_loss`` and ``train_acc`` of pretraining (accuracy over the pool "
+        "classes), ``valid_loss``/``valid_acc`` on few-shot episodes") + """
     See Also
     --------
     sklmeta.ProtoNetClassifier : nearest class mean in a meta-learned embedding.
@@ -158,50 +130,13 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
     )
     _adapted_attributes = ("classes_", "head_")
 
-    def __init__(
-        self,
-        encoder="auto",
-        *,
-        head="linear",
-        cosine_scale=10.0,
-        n_adapt_steps=100,
-        adapt_lr=1e-2,
-        finetune_encoder=False,
-        max_epochs=10,
-        batch_size=64,
-        meta_lr=1e-3,
-        optimizer=torch.optim.Adam,
-        callbacks=None,
-        n_way=5,
-        n_shot=5,
-        n_query=15,
-        n_val_episodes=100,
-        warm_start=False,
-        device="auto",
-        verbose=1,
-        random_state=None,
-        **kwargs,
-    ):
-        self.encoder = encoder
-        self.head = head
-        self.cosine_scale = cosine_scale
-        self.n_adapt_steps = n_adapt_steps
-        self.adapt_lr = adapt_lr
-        self.finetune_encoder = finetune_encoder
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.meta_lr = meta_lr
-        self.optimizer = optimizer
-        self.callbacks = callbacks
-        self.n_way = n_way
-        self.n_shot = n_shot
-        self.n_query = n_query
-        self.n_val_episodes = n_val_episodes
-        self.warm_start = warm_start
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
-        self._store_routed_params(kwargs)
+    def __init__(self, encoder="auto", *, head="linear", cosine_scale=10.0,
+                 n_adapt_steps=100, adapt_lr=1e-2, finetune_encoder=False, n_way=5,
+                 n_shot=5, n_query=15, max_epochs=10, batch_size=64, meta_lr=1e-3,
+                 optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
+                 callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
+                 verbose=1, random_state=None, **kwargs):
+        self._store_init_params(locals())
 
     def _validate_episode_params(self):
         # pretraining runs on minibatches: only the validation episodes' shape
@@ -220,107 +155,26 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
         return device
 
     # ------------------------------------------------------------------
-    # pretraining
+    # pretraining, on the base class's loop
     # ------------------------------------------------------------------
-    def meta_fit(self, X, y=None, *, validation_data=None):
-        """Pretrain the encoder over all classes of a labelled pool.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or task collection
-            The pool; or, with ``y=None``, an
-            :class:`~sklmeta.EpisodeSampler` (its pool is used) or a list of
-            :class:`~sklmeta.Task` sharing one label space (pooled).
-        y : array-like of shape (n_samples,), default=None
-            Labels of the pool.
-        validation_data : tuple (X_val, y_val) or task collection, default=None
-            Held-out classes: ``n_val_episodes`` episodes of ``n_way`` ways,
-            ``n_shot`` shots and ``n_query`` queries drawn once, scored at
-            each epoch end by nearest class mean as ``valid_loss`` and
-            ``valid_acc``.
-
-        Returns
-        -------
-        self : object
-            The pretrained estimator.
-        """
-        device = self._validate_params()
-        names = _feature_names(X) if y is not None else None
+    def _training_stream(self, X, y, device):
+        names = feature_names(X) if y is not None else None
         X_pool, y_pool = self._pretraining_pool(X, y)
-        check_classification_targets(y_pool)
-        classes, y_encoded = np.unique(y_pool, return_inverse=True)
-        n_features = X_pool.shape[1]
-        val_episodes = None
-        if validation_data is not None:
-            val_episodes = self._episode_source(
-                *_split_validation(validation_data), device, name="validation_data"
-            )
-            if val_episodes.n_features != n_features:
-                raise ValueError(
-                    f"validation_data has {val_episodes.n_features} features but "
-                    f"the pretraining pool has {n_features}."
-                )
-
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, shuffle_seed, val_seed = rng.randint(2**31 - 1, size=4)
-        warm = bool(self.warm_start) and self._is_meta_fitted()
-        if warm:
-            if n_features != self.n_features_in_:
-                raise ValueError(
-                    f"X has {n_features} features, but {type(self).__name__} was "
-                    f"pretrained on {self.n_features_in_}; warm_start needs the same."
-                )
-            if not np.array_equal(classes, self.pretrain_classes_):
-                raise ValueError(
-                    "warm_start continues pretraining with the same head, so y must "
-                    f"hold the same {len(self.pretrain_classes_)} classes as before; "
-                    f"got {len(classes)} classes."
-                )
-            self._drop_adaptation()
-            self._move_to(device)
-        else:
-            self._drop_fitted_state()
-            self.n_features_in_ = n_features
-            if names is not None:
-                self.feature_names_in_ = names
-            with seeded(init_seed, device):
-                self._initialize_modules(n_features, device)
-                dim = output_dim(self.encoder_, n_features, device)
-                self.pretrain_head_ = make_head(
-                    self.head, dim, len(classes), self.cosine_scale
-                ).to(device)
-            self.pretrain_classes_ = classes
-            self.history_ = History()
-        if not warm or not hasattr(self, "optimizer_"):
-            self.optimizer_ = self._build_optimizer()
-        if val_episodes is not None:
-            val_episodes.seed(val_seed)
-            val_episodes = [val_episodes.draw() for _ in range(self.n_val_episodes)]
-        batches = MinibatchStream(
-            to_tensor(X_pool, device),
-            torch.as_tensor(y_encoded, dtype=torch.long, device=device),
-            self.batch_size,
-            shuffle_seed,
-        )
-        self.callbacks_ = self._initialize_callbacks(len(batches))
-        with seeded(train_seed, device):
-            self._meta_train(batches, val_episodes)
-        return self
+        return _Pretraining(X_pool, y_pool, self.batch_size, device, names)
 
     def _pretraining_pool(self, X, y):
         if y is not None:
-            return _check_pool(self, X, y, "X")
+            return check_pool(X, y, "X", classify=True)
         if isinstance(X, EpisodeSampler):
-            return _check_pool(self, X.X, X.y, "X")
+            return check_pool(X.X, X.y, "X", classify=True)
         if isinstance(X, (list, tuple)) and X:
             tasks = [as_task(task, f"X[{i}]") for i, task in enumerate(X)]
             parts = [(t.X_support, t.y_support) for t in tasks]
             parts += [(t.X_query, t.y_query) for t in tasks if t.y_query is not None]
-            return _check_pool(
-                self,
+            return check_pool(
                 np.concatenate([p[0] for p in parts]),
                 np.concatenate([p[1] for p in parts]),
-                "X",
+                "X", classify=True,
             )
         raise TypeError(
             f"{type(self).__name__}.meta_fit pretrains on a labelled pool: pass "
@@ -328,94 +182,36 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
             f"{type(X).__name__}."
         )
 
+    def _check_warm_start(self, stream):
+        super()._check_warm_start(stream)
+        if not np.array_equal(stream.classes, self.pretrain_classes_):
+            raise ValueError(
+                "warm_start continues pretraining with the same head, so y must "
+                f"hold the same {len(self.pretrain_classes_)} classes as before; "
+                f"got {len(stream.classes)} classes."
+            )
+
     def _initialize_modules(self, n_features, device):
-        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
-        self.encoder_ = encoder.to(device)
+        self.encoder_ = self._build_encoder(n_features, device)
 
-    def _build_optimizer(self):
-        params = [
-            p
-            for module in (self.encoder_, self.pretrain_head_)
-            for p in module.parameters()
-            if p.requires_grad
-        ]
-        kwargs = {"lr": self.meta_lr, **self._routed_params("optimizer__")}
-        try:
-            return self.optimizer(params, **kwargs)
-        except TypeError as exc:
-            raise TypeError(
-                f"optimizer={self.optimizer.__name__} rejected the arguments "
-                f"{sorted(kwargs)} (from meta_lr and optimizer__*): {exc}"
-            ) from exc
+    def _initialize_meta_training(self, stream, device):
+        dim = output_dim(self.encoder_, stream.n_features, device)
+        self.pretrain_head_ = make_head(
+            self.head, dim, len(stream.classes), self.cosine_scale
+        ).to(device)
+        self.pretrain_classes_ = stream.classes
 
-    def _initialize_callbacks(self, steps_per_epoch):
-        callbacks = [EpochTimer()]
-        if self.verbose:
-            callbacks += [
-                ProgressBar(
-                    batches_per_epoch=steps_per_epoch,
-                    postfix_keys=["train_loss", "train_acc"],
-                ),
-                PrintLog(),
-            ]
-        for cb in self.callbacks or ():
-            cb = cb[1] if isinstance(cb, tuple) else cb
-            callbacks.append(copy.deepcopy(cb))
-        for cb in callbacks:
-            cb.initialize()
-        return callbacks
-
-    def _meta_train(self, batches, val_episodes):
-        """Epochs of shuffled minibatches, validation episodes and callbacks."""
-        modules = (self.encoder_, self.pretrain_head_)
-        history = self.history_
-        self._notify("on_train_begin", X=None, y=None)
-        try:
-            for _ in range(self.max_epochs):
-                history.new_epoch()
-                history.record("epoch", len(history))
-                self._notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
-                for module in modules:
-                    module.train()
-                losses, accuracies, sizes = [], [], []
-                for x, y in batches.epoch():
-                    history.new_batch()
-                    self._notify("on_batch_begin", batch=(x, y), training=True)
-                    loss, accuracy = self._train_step(x, y)
-                    history.record_batch("train_loss", loss)
-                    history.record_batch("train_acc", accuracy)
-                    history.record_batch("train_batch_size", len(y))
-                    self._notify("on_batch_end", batch=(x, y), training=True)
-                    losses.append(loss)
-                    accuracies.append(accuracy)
-                    sizes.append(len(y))
-                self._record_epoch("train", losses, accuracies, sizes)
-                if val_episodes is not None:
-                    self.encoder_.eval()
-                    scores = [self._validation_score(ep) for ep in val_episodes]
-                    losses, accuracies = zip(*scores)
-                    self._record_epoch("valid", losses, accuracies, None)
-                self._notify("on_epoch_end", dataset_train=None, dataset_valid=None)
-        except KeyboardInterrupt:
-            # Ctrl-C, or a callback such as EarlyStopping: keep what was learned
-            if history and "train_loss" not in history[-1]:
-                history.pop()
-        for module in modules:
-            module.eval()
-        self._notify("on_train_end", X=None, y=None)
-
-    def _train_step(self, x, y):
-        self.optimizer_.zero_grad(set_to_none=True)
-        logits = self.pretrain_head_(self.encoder_(x))
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        named = [
+    def _named_meta_parameters(self):
+        return [
             *self.encoder_.named_parameters(prefix="encoder"),
             *self.pretrain_head_.named_parameters(prefix="head"),
         ]
-        self._notify("on_grad_computed", named_parameters=named, X=x, y=y, training=True)
-        self.optimizer_.step()
-        accuracy = (logits.argmax(dim=1) == y).float().mean().item()
+
+    def _compute_meta_gradient(self, batch):
+        logits = self.pretrain_head_(self.encoder_(batch.x))
+        loss = F.cross_entropy(logits, batch.y)
+        loss.backward()
+        accuracy = (logits.argmax(dim=1) == batch.y).float().mean().item()
         return loss.item(), accuracy
 
     def _validation_score(self, episode):
@@ -468,40 +264,36 @@ class FineTuneClassifier(ClassifierMixin, BaseMetaEstimator):
         encoder.eval()
         return self.head_(encoder(X))
 
-    def predict_proba(self, X):
-        """Class probabilities: softmax of the adapted head's logits.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
+class _Minibatch(NamedTuple):
+    """Rows of the pretraining pool; ``len`` is their number, as in skorch."""
 
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        logits = self._predict_output(X).double()
-        return to_numpy(torch.softmax(logits, dim=1))
+    x: torch.Tensor
+    y: torch.Tensor
 
-    def predict(self, X):
-        """Label with the largest logit of the adapted head.
+    def __len__(self):
+        return len(self.y)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
 
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        logits = self._predict_output(X)
-        return self.classes_[to_numpy(logits.argmax(dim=1))]
+class _Pretraining:
+    """The pretraining pool as a stream of the base class's loop: one epoch
+    is a pass over the pool in shuffled minibatches."""
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
+    def __init__(self, X, y, batch_size, device, names):
+        check_classification_targets(y)
+        self.classes, encoded = np.unique(y, return_inverse=True)
+        self.X = to_tensor(X, device)
+        self.y = torch.as_tensor(encoded, dtype=torch.long, device=device)
+        self.batch_size = batch_size
+        self.n_features = X.shape[1]
+        self.feature_names = names
+        self.minibatches = None
 
+    def seed(self, seed):
+        self.minibatches = MinibatchStream(self.X, self.y, self.batch_size, seed)
+
+    def __len__(self):
+        return -(-len(self.y) // self.batch_size)
+
+    def epoch(self):
+        return (_Minibatch(x, y) for x, y in self.minibatches.epoch())

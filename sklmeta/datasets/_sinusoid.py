@@ -56,10 +56,10 @@ class SinusoidTasks:
     Notes
     -----
     Meta-training on an infinite family is fine: ``meta_fit`` draws
-    ``max_epochs * episodes_per_epoch`` tasks from it. The gradient-based
-    regressors recognise this class and draw its tasks as tensors directly,
-    the same tasks iteration would give, without building
-    :class:`~sklmeta.Task` objects.
+    ``max_epochs * episodes_per_epoch`` tasks from it. It follows the task
+    family protocol (:meth:`episode_arrays`), so meta-training draws its
+    tasks as arrays in blocks, the same tasks iteration would give, without
+    building :class:`~sklmeta.Task` objects.
 
     References
     ----------
@@ -122,6 +122,28 @@ class SinusoidTasks:
             x = rng.uniform(*self.x_range, size=(size, n_points))
             yield x, amplitude[:, None] * np.sin(x - phase[:, None]), amplitude, phase
             done += size
+
+    def episode_arrays(self, random_state=None):
+        """Yield tasks as the arrays of the task family protocol.
+
+        ``meta_fit`` draws tasks through this method, without building
+        :class:`~sklmeta.Task` objects; they are the tasks iteration gives.
+
+        Parameters
+        ----------
+        random_state : int, RandomState instance or None, default=None
+            Seed used when the object's own ``random_state`` is None.
+
+        Yields
+        ------
+        X_support : ndarray of shape (n_block, n_shot, 1)
+        y_support : ndarray of shape (n_block, n_shot)
+        X_query : ndarray of shape (n_block, n_query, 1)
+        y_query : ndarray of shape (n_block, n_query)
+        """
+        k = self.n_shot
+        for x, y, _, _ in self.blocks(random_state):
+            yield x[:, :k, None], y[:, :k], x[:, k:, None], y[:, k:]
 
     def __iter__(self):
         k = self.n_shot

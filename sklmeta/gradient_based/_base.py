@@ -1,17 +1,14 @@
 """What the gradient-based learners share: the network, adaptation, prediction."""
 
 import copy
-import inspect
 import math
 
 import torch
 from sklearn.base import is_classifier
 from torch import nn
 
-from .._episodes import EpisodeTensors
-from .._torch import to_numpy
+from .._episodes import episode_source
 from ..base import BaseMetaEstimator
-from ..datasets._sinusoid import SinusoidTasks
 from ..encoders import _MIN_CONV4_SIDE, infer_image_shape, output_dim
 from ..utils._validation import check_bool, check_float, check_int
 from ._functional import (
@@ -31,13 +28,15 @@ class GradientMetaEstimator(BaseMetaEstimator):
     """Base of the gradient-based learners; not meant to be used directly.
 
     Subclasses define ``_adapt_params(params, X, y)`` (adaptation of a dict
-    of weights to a support set) and ``_meta_step``.
+    of weights to a support set) and ``_compute_meta_gradient``.
     """
 
     _adaptation_params = BaseMetaEstimator._adaptation_params | {
         "n_adapt_steps", "adapt_lr", "batch_tasks", "transductive",
     }
     _meta_attributes = ("network_", "history_", "n_features_in_", "feature_names_in_")
+    # without meta-training, fit is a few gradient steps from random weights
+    _poor_score_untrained = True
     # the body of each learner's network, when encoder='mlp'
     _default_hidden = (40, 40)
 
@@ -65,6 +64,27 @@ class GradientMetaEstimator(BaseMetaEstimator):
         if not (isinstance(self.batch_tasks, str) and self.batch_tasks == "auto"):
             check_bool(self.batch_tasks, "batch_tasks")
         return device
+
+    def _validate_episode_params(self):
+        if self._is_classifier():
+            super()._validate_episode_params()
+            return
+        # regressors meta-train on task collections: no episode shape
+        check_int(self.episodes_per_epoch, "episodes_per_epoch", min_value=1)
+        check_int(self.meta_batch_size, "meta_batch_size", min_value=1)
+
+    def _episode_source(self, X, y, device, name):
+        if self._is_classifier():
+            return super()._episode_source(X, y, device, name)
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__}.meta_fit needs a task collection (an iterable "
+                "of Task, or a task family such as sklmeta.datasets.SinusoidTasks), not "
+                "a labelled pool: episodes drawn from a pool by class make sense for "
+                "classifiers only."
+            )
+        return episode_source(X, None, device, classify=False, n_way=None, n_shot=None,
+                              n_query=None, name=name)
 
     def _network_options(self):
         """(learn_inner_lr, adapted) of the network; MAML overrides."""
@@ -120,20 +140,32 @@ class GradientMetaEstimator(BaseMetaEstimator):
             body, head, self.inner_lr, learn_inner_lr=learn_inner_lr, adapted=adapted
         ).to(device)
 
-    def _build_optimizer(self):
-        params = [p for p in self.module_.parameters() if p.requires_grad]
-        kwargs = {"lr": self.meta_lr, **self._routed_params("optimizer__")}
-        # many small parameter tensors: one multi-tensor update beats a loop
-        # over them (about 15% of a sinusoid meta-iteration on a CPU)
-        if "foreach" in inspect.signature(self.optimizer).parameters:
-            kwargs.setdefault("foreach", True)
-        try:
-            return self.optimizer(params, **kwargs)
-        except TypeError as exc:
-            raise TypeError(
-                f"optimizer={self.optimizer.__name__} rejected the arguments "
-                f"{sorted(kwargs)} (from meta_lr and optimizer__*): {exc}"
-            ) from exc
+    def _initialize_from(self, source, n_features, device):
+        """Copy ``source``'s network, rebuilt for this learner's inner loop.
+
+        A network without learned inner rates (MAML, ANIL) starts one with
+        other options (Meta-SGD, ANIL), any learned rates at ``inner_lr``;
+        learned rates are scaled by ``inner_lr / source.inner_lr``.
+        """
+        super()._initialize_from(source, n_features, device)
+        old = self.network_
+        had_rates = old.inner_lrs is not None
+        learn_inner_lr, adapted = self._network_options()
+        if had_rates and not learn_inner_lr:
+            raise ValueError(
+                "init_from holds learned inner learning rates (Meta-SGD), which "
+                f"this {type(self).__name__} would drop; set learn_inner_lr=True."
+            )
+        if not had_rates and (learn_inner_lr, adapted) != (False, old.adapted):
+            self.network_ = MetaNetwork(old.body, old.head, self.inner_lr,
+                                        learn_inner_lr=learn_inner_lr,
+                                        adapted=adapted).to(device)
+        elif had_rates and self.inner_lr != source.inner_lr:
+            # as adapt_lr does at adaptation: e.g. one learned step spread
+            # over n_inner_steps smaller ones
+            with torch.no_grad():
+                for rate in self.network_.inner_lrs.values():
+                    rate.mul_(self.inner_lr / source.inner_lr)
 
     def _is_classifier(self):
         return is_classifier(self)
@@ -146,9 +178,9 @@ class GradientMetaEstimator(BaseMetaEstimator):
         first = batch[0]
         if self.batch_tasks is True:
             return True
-        # Measured on a CPU: vmap ~10x faster than the loop for the sinusoid
-        # MLP; for Conv4, 9x-23x the memory for anywhere between a 1.5x gain
-        # and a 2.3x loss. On CUDA batching small tasks wins.
+        # vmap pays off where one task is too small to fill the device: on
+        # CUDA, and for small MLPs on a CPU; batched Conv4 tasks on a CPU
+        # multiply the memory for no reliable gain (docs/benchmarks.rst)
         on_cuda = first.x_support.device.type == "cuda"
         return on_cuda or not self.network_.has_conv
 
@@ -202,8 +234,16 @@ class GradientMetaEstimator(BaseMetaEstimator):
         return (X,) if self.transductive else super()._prediction_chunks(X)
 
     def _forward_adapted(self, X):
+        params, stats = self.adapted_params_, self._adapted_stats()
+        if not self._is_classifier() and self.network_.stats_aware:
+            # float64, so that a row's prediction never depends on its batch
+            # (a user's module keeps its own dtypes)
+            params = {k: v.double() for k, v in params.items()}
+            if stats is not None:
+                stats = [(mean.double(), var.double()) for mean, var in stats]
+            X = X.double()
         with torch.no_grad():
-            return self.network_.output(self.adapted_params_, X, stats=self._adapted_stats())
+            return self.network_.output(params, X, stats=stats)
 
     def _query_output(self, params, x_support, x_query):
         """Output for the queries under adapted ``params``, batch-normalised
@@ -226,134 +266,4 @@ class GradientMetaEstimator(BaseMetaEstimator):
 
     def _validation_score(self, episode):
         return self._evaluate_episode(episode)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
-
-class ClassifierOutputMixin:
-    """``predict`` and ``predict_proba`` from the adapted network's logits."""
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # without meta-training, fit is a few gradient steps from random weights
-        tags.classifier_tags.poor_score = True
-        return tags
-
-    def predict_proba(self, X):
-        """Class probabilities of the adapted network.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        return to_numpy(torch.softmax(self._predict_output(X).double(), dim=1))
-
-    def predict(self, X):
-        """Most probable class of the adapted network.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        logits = self._predict_output(X)
-        return self.classes_[to_numpy(logits.argmax(dim=1))]
-
-
-class RegressorOutputMixin:
-    """``predict`` from the adapted network, and fast sinusoid episodes."""
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # without meta-training, fit is a few gradient steps from random weights
-        tags.regressor_tags.poor_score = True
-        return tags
-
-    def predict(self, X):
-        """Output of the adapted network.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted targets.
-        """
-        return to_numpy(self._predict_output(X).squeeze(-1))
-
-    def _forward_adapted(self, X):
-        if not self.network_.stats_aware:  # a user's module: its own dtypes
-            return super()._forward_adapted(X)
-        # float64, so that a row's prediction never depends on its batch
-        params = {k: v.double() for k, v in self.adapted_params_.items()}
-        stats = self._adapted_stats()
-        if stats is not None:
-            stats = [(mean.double(), var.double()) for mean, var in stats]
-        with torch.no_grad():
-            return self.network_.output(params, X.double(), stats=stats)
-
-    def _episode_source(self, X, y, device, name):
-        if y is not None:
-            raise ValueError(
-                f"{type(self).__name__}.meta_fit needs a task collection (an iterable "
-                "of Task, e.g. sklmeta.datasets.SinusoidTasks), not a labelled pool: "
-                "episodes drawn from a pool by class make sense for classifiers only."
-            )
-        if isinstance(X, SinusoidTasks):
-            return SinusoidEpisodes(X, device)
-        return super()._episode_source(X, y, device, name)
-
-
-class SinusoidEpisodes:
-    """Episode tensors of a :class:`SinusoidTasks`, the tasks iteration gives."""
-
-    n_features = 1
-    feature_names = None
-
-    def __init__(self, tasks, device):
-        self.tasks = tasks
-        self.device = device
-        self.seed_ = None
-        self.blocks = None
-        self.pending = []
-
-    def seed(self, seed):
-        self.seed_ = int(seed)
-        self.blocks = None
-        self.pending = []
-
-    def draw(self):
-        if not self.pending:
-            if self.blocks is None:
-                self.blocks = self.tasks.blocks(self.seed_)
-            block = next(self.blocks, None)
-            if block is None:  # a finite family: start it again
-                self.blocks = self.tasks.blocks(self.seed_)
-                block = next(self.blocks)
-            x, y = (torch.as_tensor(a, dtype=torch.float32, device=self.device)
-                    for a in block[:2])
-            k = self.tasks.n_shot
-            self.pending = list(zip(x[:, :k, None], y[:, :k], x[:, k:, None], y[:, k:]))
-            self.pending.reverse()
-        xs, ys, xq, yq = self.pending.pop()
-        if xq.shape[0] == 0:
-            raise ValueError("meta-training tasks need a query set: SinusoidTasks(n_query=0).")
-        return EpisodeTensors(xs, ys, xq, yq, None)
 

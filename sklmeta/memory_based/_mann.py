@@ -8,159 +8,22 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .._torch import random_permutation, resolve_device, to_numpy, to_tensor
-from ..base import BaseMetaEstimator
-from ..encoders import build_encoder, output_dim
+from .._docstrings import fitted_attributes, meta_training_params
+from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
+from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..encoders import output_dim
 from ..utils._validation import check_float, check_int
-from ._memory import (
-    MemoryState,
-    content_read,
-    initial_memory_state,
-    least_used_weights,
-    lrua_write,
-    update_usage,
-)
+from ._controller import MANNNetwork, MemoryController
 
-__all__ = ["MANNClassifier", "MemoryController"]
+__all__ = ["MANNClassifier"]
 
 # Queries continue the stored state in blocks of this many sequences, each
 # holding its own copy of the memory.
 _QUERY_BLOCK = 256
 
 
-class MemoryController(nn.Module):
-    """LSTM controller with least-recently-used-access memory heads.
-
-    At each step the controller reads the features of the current input,
-    the one-hot label of the previous step and the vectors read at the
-    previous step; its hidden state gives each head a key, a write gate and
-    a key strength. Each head writes its key (LRUA), then reads by cosine
-    similarity; the class logits come from the hidden state and the reads.
-
-    Parameters
-    ----------
-    n_features : int
-        Width of the feature vector of one input.
-    n_way : int
-        Number of label slots (input one-hot and output logits).
-    controller_size : int, default=200
-        LSTM units.
-    n_slots : int, default=128
-        Memory rows.
-    slot_size : int, default=40
-        Memory columns (the key size).
-    n_heads : int, default=4
-        Read heads, each writing with the LRUA rule.
-    usage_decay : float, default=0.95
-        The paper's gamma.
-    """
-
-    def __init__(self, n_features, n_way, controller_size=200, n_slots=128,
-                 slot_size=40, n_heads=4, usage_decay=0.95):
-        super().__init__()
-        self.n_way = int(n_way)
-        self.n_slots = int(n_slots)
-        self.slot_size = int(slot_size)
-        self.n_heads = int(n_heads)
-        self.usage_decay = float(usage_decay)
-        read_size = self.n_heads * self.slot_size
-        # the input part of the LSTM gates is computed for all steps at once
-        self.input_gates = nn.Linear(n_features + self.n_way, 4 * controller_size)
-        self.recurrent_gates = nn.Linear(controller_size + read_size, 4 * controller_size,
-                                         bias=False)
-        self.keys = nn.Linear(controller_size, read_size)
-        self.write_gates = nn.Linear(controller_size, self.n_heads)
-        self.key_strengths = nn.Linear(controller_size, self.n_heads)
-        self.output = nn.Linear(controller_size + read_size, self.n_way)
-        with torch.no_grad():
-            # forget gate biased open, a common LSTM initialisation
-            self.input_gates.bias[controller_size:2 * controller_size].fill_(1.0)
-            # sharp reads from the start: key strength about 10
-            self.key_strengths.bias.fill_(9.0)
-
-    def initial_state(self, batch_size, device):
-        """Zero LSTM state, empty memory, no previous label."""
-        size = self.recurrent_gates.out_features // 4
-        zeros = torch.zeros(batch_size, size, device=device)
-        return {
-            "hidden": zeros,
-            "cell": zeros.clone(),
-            "label": torch.zeros(batch_size, self.n_way, device=device),
-            **initial_memory_state(
-                batch_size, self.n_slots, self.slot_size, self.n_heads, device
-            )._asdict(),
-        }
-
-    def _step(self, input_gates, state):
-        batch = input_gates.shape[0]
-        gates = input_gates + self.recurrent_gates(
-            torch.cat([state["hidden"], state["reads"]], dim=1)
-        )
-        i, f, g, o = gates.chunk(4, dim=1)
-        cell = torch.sigmoid(f) * state["cell"] + torch.sigmoid(i) * torch.tanh(g)
-        hidden = torch.sigmoid(o) * torch.tanh(cell)
-        keys = torch.tanh(self.keys(hidden)).view(batch, self.n_heads, self.slot_size)
-        gate = torch.sigmoid(self.write_gates(hidden)).unsqueeze(-1)
-        strength = 1 + F.softplus(self.key_strengths(hidden)).unsqueeze(-1)
-        memory, write_weights = lrua_write(
-            state["memory"], keys, gate, state["read_weights"], state["least_used"]
-        )
-        read_weights, reads = content_read(memory, keys, strength)
-        usage = update_usage(state["usage"], read_weights, write_weights, self.usage_decay)
-        reads = reads.flatten(start_dim=1)
-        logits = self.output(torch.cat([hidden, reads], dim=1))
-        new_state = {
-            "hidden": hidden, "cell": cell, "label": state["label"],
-            **MemoryState(memory, usage, read_weights,
-                          least_used_weights(usage, self.n_heads), reads)._asdict(),
-        }
-        return logits, new_state
-
-    def forward(self, features, labels, state):
-        """Run a labelled stream; step ``t`` sees the label of step ``t - 1``.
-
-        Parameters
-        ----------
-        features : Tensor of shape (batch, n_steps, n_features)
-        labels : Tensor of shape (batch, n_steps) of label slots, or None
-            None runs one step per sequence with the stored previous label
-            and leaves it in the state (a query never reveals its label).
-        state : dict of Tensor
-            From :meth:`initial_state` or an earlier call.
-
-        Returns
-        -------
-        logits : Tensor of shape (batch, n_steps, n_way)
-            Each made before the label of its step is shown.
-        state : dict of Tensor
-            The state after the last step.
-        """
-        if labels is None:
-            previous = state["label"].unsqueeze(1)
-        else:
-            one_hot = F.one_hot(labels, self.n_way).to(features.dtype)
-            previous = torch.cat([state["label"].unsqueeze(1), one_hot[:, :-1]], dim=1)
-        input_gates = self.input_gates(torch.cat([features, previous], dim=2))
-        outputs = []
-        for t in range(features.shape[1]):
-            logits, state = self._step(input_gates[:, t], state)
-            outputs.append(logits)
-        if labels is not None:
-            state["label"] = one_hot[:, -1]
-        return torch.stack(outputs, dim=1), state
-
-
-class _MANNNetwork(nn.Module):
-    """Front end and controller, as one module for the optimizer and saving."""
-
-    def __init__(self, encoder, controller):
-        super().__init__()
-        self.encoder = encoder
-        self.controller = controller
-
-
-class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
-    """Memory-augmented neural network: an LSTM that learns to use a memory.
+class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    __doc__ = """Memory-augmented neural network: an LSTM that learns to use a memory.
 
     A controller network reads a stream of examples, each presented with
     the label of the *previous* example, and binds examples to their labels
@@ -200,34 +63,7 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
         Random orders in which ``fit`` streams the support set; predictions
         average the probabilities over them. More orders make predictions
         less dependent on the order of the support set.
-    max_epochs : int, default=10
-        Meta-training epochs.
-    episodes_per_epoch : int, default=100
-        Episodes per epoch.
-    meta_batch_size : int, default=16
-        Episodes run together as a batch of sequences for one optimizer step.
-    meta_lr : float, default=1e-3
-        Learning rate of the meta-optimizer.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Meta-optimizer; further arguments as ``optimizer__*``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for meta-training, e.g.
-        ``GradientNormClipping``, ``EarlyStopping``, ``LRScheduler``.
-    n_val_episodes : int, default=100
-        Validation episodes scored each epoch when ``meta_fit`` gets
-        ``validation_data``.
-    warm_start : bool, default=False
-        Whether ``meta_fit`` continues from the current meta-learned state.
-    device : 'auto', str or torch.device, default='auto'
-        Where the network runs: CUDA when present with ``'auto'``, else CPU.
-    verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a table of epochs.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initial weights, the episodes, their label shuffles and
-        the support orders of ``fit``.
-    **kwargs
-        ``encoder__*`` and ``optimizer__*`` arguments.
-
+""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=16, meta_lr="1e-3") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -240,14 +76,7 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
     memory_state_ : dict of torch.Tensor
         Controller and memory state after the support stream, one entry per
         support order along the first axis.
-    history_ : skorch.history.History
-        Per-epoch ``train_loss`` and ``train_acc`` (over every step of the
-        streams) of meta-training; only after ``meta_fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Input column names, when given as a DataFrame with string columns.
-
+""" + fitted_attributes() + """
     See Also
     --------
     sklmeta.ProtoNetClassifier : a metric-based learner.
@@ -312,63 +141,26 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
     (3,)
     """
 
-    def __init__(
-        self,
-        encoder="auto",
-        *,
-        n_way=5,
-        n_shot=5,
-        n_query=5,
-        controller_size=200,
-        n_slots=128,
-        slot_size=40,
-        n_heads=4,
-        usage_decay=0.95,
-        n_support_orders=1,
-        max_epochs=10,
-        episodes_per_epoch=100,
-        meta_batch_size=16,
-        meta_lr=1e-3,
-        optimizer=torch.optim.Adam,
-        callbacks=None,
-        n_val_episodes=100,
-        warm_start=False,
-        device="auto",
-        verbose=1,
-        random_state=None,
-        **kwargs,
-    ):
-        self.encoder = encoder
-        self.n_way = n_way
-        self.n_shot = n_shot
-        self.n_query = n_query
-        self.controller_size = controller_size
-        self.n_slots = n_slots
-        self.slot_size = slot_size
-        self.n_heads = n_heads
-        self.usage_decay = usage_decay
-        self.n_support_orders = n_support_orders
-        self.max_epochs = max_epochs
-        self.episodes_per_epoch = episodes_per_epoch
-        self.meta_batch_size = meta_batch_size
-        self.meta_lr = meta_lr
-        self.optimizer = optimizer
-        self.callbacks = callbacks
-        self.n_val_episodes = n_val_episodes
-        self.warm_start = warm_start
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
-        self._store_routed_params(kwargs)
+    def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=5,
+                 controller_size=200, n_slots=128, slot_size=40, n_heads=4,
+                 usage_decay=0.95, n_support_orders=1, max_epochs=10,
+                 episodes_per_epoch=100, meta_batch_size=16, meta_lr=1e-3,
+                 optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
+                 callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
+                 verbose=1, random_state=None, **kwargs):
+        self._store_init_params(locals())
 
     _adaptation_params = BaseMetaEstimator._adaptation_params | {"n_support_orders"}
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("controller_",)
+    _outputs_proba = True
+    # untrained, the controller's answers are close to guesses
+    _poor_score_untrained = True
     _adapted_attributes = ("classes_", "memory_state_")
 
     @property
     def module_(self):
         """The module holding every meta-learned parameter (skorch's name)."""
-        return _MANNNetwork(self.encoder_, self.controller_)
+        return MANNNetwork(self.encoder_, self.controller_)
 
     def _validate_params(self):
         device = super()._validate_params()
@@ -386,8 +178,7 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
         return device
 
     def _initialize_modules(self, n_features, device):
-        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
-        self.encoder_ = encoder.to(device)
+        self.encoder_ = self._build_encoder(n_features, device)
         n_embedding = output_dim(self.encoder_, n_features, device)
         self.controller_ = MemoryController(
             n_embedding, self.n_way, controller_size=self.controller_size,
@@ -406,16 +197,9 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
     # ------------------------------------------------------------------
     # meta-training
     # ------------------------------------------------------------------
-    def _meta_step(self, batch):
-        self.optimizer_.zero_grad(set_to_none=True)
+    def _compute_meta_gradient(self, batch):
         loss, accuracy = self._batch_loss(batch)
         loss.backward()
-        self._notify(
-            "on_grad_computed",
-            named_parameters=list(self.module_.named_parameters()),
-            X=None, y=None, training=True,
-        )
-        self.optimizer_.step()
         return loss.item(), accuracy
 
     def _episode_loss(self, episode):
@@ -462,10 +246,8 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
     # ------------------------------------------------------------------
     # adaptation and prediction
     # ------------------------------------------------------------------
-    @torch.no_grad()
     def _features(self, X):
-        self.encoder_.eval()
-        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
+        return embed_in_chunks(self.encoder_, X)
 
     def _adapt(self, X, y):
         self._check_n_classes(len(self.classes_))
@@ -496,37 +278,6 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
             proba = torch.softmax(logits[:, 0, :n_classes].double(), dim=1)
             probabilities.append(proba.view(n_orders, n, n_classes).mean(dim=0))
         return torch.cat(probabilities)
-
-    def predict_proba(self, X):
-        """Class probabilities for each query, read from the stored memory.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        return to_numpy(self._predict_output(X))
-
-    def predict(self, X):
-        """Most probable label of each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        proba = self._predict_output(X)
-        return self.classes_[to_numpy(proba.argmax(dim=1))]
 
     def predict_online(self, X, y):
         """Predict each element of a labelled stream before its label is shown.
@@ -564,11 +315,3 @@ class MANNClassifier(ClassifierMixin, BaseMetaEstimator):
             state = self.controller_.initial_state(1, device)
             logits, _ = self.controller_(self._features(X)[None], target[None], state)
         return classes[to_numpy(logits[0, :, : len(classes)].argmax(dim=1))]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        # untrained, the controller's answers are close to guesses
-        tags.classifier_tags.poor_score = True
-        return tags
-

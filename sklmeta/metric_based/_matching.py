@@ -5,9 +5,10 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from torch import nn
 
-from .._torch import random_permutation, to_numpy
-from ..base import BaseMetaEstimator
-from ..encoders import build_encoder, output_dim
+from .._docstrings import fitted_attributes, meta_training_params
+from .._torch import embed_in_chunks, random_permutation
+from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..encoders import output_dim
 from ..utils._validation import check_bool, check_float, check_int
 
 __all__ = ["MatchingNetClassifier"]
@@ -57,8 +58,8 @@ class FullContextEmbedding(nn.Module):
         return h
 
 
-class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
-    """Matching Networks: attention over the support set in a learned embedding.
+class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    __doc__ = """Matching Networks: attention over the support set in a learned embedding.
 
     A query is compared with every support example by the cosine similarity
     of their embeddings; a softmax over the support examples turns the
@@ -101,35 +102,7 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         Support examples per class in meta-training episodes.
     n_query : int, default=15
         Query examples per class in meta-training episodes.
-    max_epochs : int, default=10
-        Meta-training epochs.
-    episodes_per_epoch : int, default=100
-        Episodes per epoch.
-    meta_batch_size : int, default=1
-        Episodes whose losses are averaged for one optimizer step.
-    meta_lr : float, default=1e-3
-        Learning rate of the meta-optimizer.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Meta-optimizer; further arguments as ``optimizer__*``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for meta-training, e.g. ``EarlyStopping``,
-        ``Checkpoint``, ``LRScheduler``. They are copied at ``meta_fit``.
-    n_val_episodes : int, default=100
-        Validation episodes scored each epoch when ``meta_fit`` gets
-        ``validation_data``.
-    warm_start : bool, default=False
-        Whether ``meta_fit`` continues from the current meta-learned state
-        instead of starting afresh.
-    device : 'auto', str or torch.device, default='auto'
-        Where the networks run: CUDA when present with ``'auto'``, else CPU.
-    verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a table of epochs during
-        ``meta_fit``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initial weights and of the episodes drawn.
-    **kwargs
-        ``encoder__*`` and ``optimizer__*`` arguments.
-
+""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -146,14 +119,7 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         Embeddings ``g(x_i)`` of the support examples of that task.
     support_labels_ : torch.Tensor of shape (n_support,)
         Their labels, as indices into ``classes_``.
-    history_ : skorch.history.History
-        Per-epoch ``train_loss``, ``train_acc`` (and ``valid_*`` with
-        validation data) of meta-training; only after ``meta_fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Input column names, when given as a DataFrame with string columns.
-
+""" + fitted_attributes() + """
     See Also
     --------
     ProtoNetClassifier : one prototype per class instead of attention.
@@ -192,50 +158,16 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
     """
 
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_",)
+    _outputs_proba = True
     _adapted_attributes = ("classes_", "support_embeddings_", "support_labels_")
 
-    def __init__(
-        self,
-        encoder="auto",
-        *,
-        fce=False,
-        n_fce_steps=5,
-        temperature=1.0,
-        n_way=5,
-        n_shot=5,
-        n_query=15,
-        max_epochs=10,
-        episodes_per_epoch=100,
-        meta_batch_size=1,
-        meta_lr=1e-3,
-        optimizer=torch.optim.Adam,
-        callbacks=None,
-        n_val_episodes=100,
-        warm_start=False,
-        device="auto",
-        verbose=1,
-        random_state=None,
-        **kwargs,
-    ):
-        self.encoder = encoder
-        self.fce = fce
-        self.n_fce_steps = n_fce_steps
-        self.temperature = temperature
-        self.n_way = n_way
-        self.n_shot = n_shot
-        self.n_query = n_query
-        self.max_epochs = max_epochs
-        self.episodes_per_epoch = episodes_per_epoch
-        self.meta_batch_size = meta_batch_size
-        self.meta_lr = meta_lr
-        self.optimizer = optimizer
-        self.callbacks = callbacks
-        self.n_val_episodes = n_val_episodes
-        self.warm_start = warm_start
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
-        self._store_routed_params(kwargs)
+    def __init__(self, encoder="auto", *, fce=False, n_fce_steps=5, temperature=1.0,
+                 n_way=5, n_shot=5, n_query=15, max_epochs=10, episodes_per_epoch=100,
+                 meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
+                 lr_schedule=None, init_from=None, callbacks=None, n_val_episodes=100,
+                 warm_start=False, device="auto", verbose=1, random_state=None,
+                 **kwargs):
+        self._store_init_params(locals())
 
     def _validate_params(self):
         device = super()._validate_params()
@@ -253,8 +185,7 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         return nn.ModuleDict(modules)
 
     def _initialize_modules(self, n_features, device):
-        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
-        self.encoder_ = encoder.to(device)
+        self.encoder_ = self._build_encoder(n_features, device)
         self.fce_ = None
         if self.fce:
             dim = output_dim(self.encoder_, n_features, device)
@@ -281,13 +212,8 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         accuracy = (proba.argmax(dim=1) == episode.y_query).float().mean().item()
         return loss, accuracy
 
-    @torch.no_grad()
-    def _embed(self, X):
-        self.encoder_.eval()
-        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
-
     def _adapt(self, X, y):
-        support = self._embed(X)
+        support = embed_in_chunks(self.encoder_, X)
         if self.fce_ is not None:
             self.fce_.eval()
             with torch.no_grad():
@@ -297,7 +223,7 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
 
     @torch.no_grad()
     def _forward_adapted(self, X):
-        queries = self._embed(X)
+        queries = embed_in_chunks(self.encoder_, X)
         support = self.support_embeddings_
         if self.fce_ is not None:
             queries = self.fce_.embed_queries(queries, support)
@@ -306,39 +232,3 @@ class MatchingNetClassifier(ClassifierMixin, BaseMetaEstimator):
         attention = torch.softmax(similarity / self.temperature, dim=1)
         proba = attention.new_zeros(len(queries), len(self.classes_))
         return proba.index_add_(1, self.support_labels_, attention)
-
-    def predict_proba(self, X):
-        """Class probabilities: the attention each class's support receives.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        return to_numpy(self._predict_output(X))
-
-    def predict(self, X):
-        """Label of the class whose support examples receive the most attention.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        proba = self._predict_output(X)
-        return self.classes_[to_numpy(proba.argmax(dim=1))]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

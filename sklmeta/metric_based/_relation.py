@@ -5,9 +5,10 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from torch import nn
 
-from .._torch import to_numpy
-from ..base import BaseMetaEstimator
-from ..encoders import Conv4, build_encoder, output_dim
+from .._docstrings import fitted_attributes, meta_training_params
+from .._torch import embed_in_chunks
+from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..encoders import Conv4, output_dim
 from ..utils._validation import check_int, check_option
 from ._distances import class_means
 
@@ -118,8 +119,8 @@ def _conv_feature_shape(encoder, n_features, device):
     return tuple(maps.shape[1:])
 
 
-class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
-    """Relation Networks: a learned module scores how well a query fits a class.
+class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    __doc__ = """Relation Networks: a learned module scores how well a query fits a class.
 
     An embedding module maps inputs to features; each class of a task is
     represented by the sum (or mean) of its support embeddings, and a
@@ -165,35 +166,7 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
         Support examples per class in meta-training episodes.
     n_query : int, default=15
         Query examples per class in meta-training episodes.
-    max_epochs : int, default=10
-        Meta-training epochs.
-    episodes_per_epoch : int, default=100
-        Episodes per epoch.
-    meta_batch_size : int, default=1
-        Episodes whose losses are averaged for one optimizer step.
-    meta_lr : float, default=1e-3
-        Learning rate of the meta-optimizer.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Meta-optimizer; further arguments as ``optimizer__*``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for meta-training, e.g. ``EarlyStopping``,
-        ``Checkpoint``, ``LRScheduler``. They are copied at ``meta_fit``.
-    n_val_episodes : int, default=100
-        Validation episodes scored each epoch when ``meta_fit`` gets
-        ``validation_data``.
-    warm_start : bool, default=False
-        Whether ``meta_fit`` continues from the current meta-learned state
-        instead of starting afresh.
-    device : 'auto', str or torch.device, default='auto'
-        Where the networks run: CUDA when present with ``'auto'``, else CPU.
-    verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a table of epochs during
-        ``meta_fit``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initial weights and of the episodes drawn.
-    **kwargs
-        ``encoder__*`` and ``optimizer__*`` arguments.
-
+""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -207,15 +180,7 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
         Labels of the task adapted to by ``fit``.
     class_features_ : torch.Tensor of shape (n_classes, embedding_dim)
         Pooled support embedding of each class of that task.
-    history_ : skorch.history.History
-        Per-epoch ``train_loss`` (mean squared error), ``train_acc`` (and
-        ``valid_*`` with validation data) of meta-training; only after
-        ``meta_fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Input column names, when given as a DataFrame with string columns.
-
+""" + fitted_attributes() + """
     See Also
     --------
     ProtoNetClassifier : a fixed distance instead of a learned relation.
@@ -257,48 +222,13 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("relation_",)
     _adapted_attributes = ("classes_", "class_features_")
 
-    def __init__(
-        self,
-        encoder="auto",
-        *,
-        relation_module="auto",
-        relation_hidden_size=None,
-        support_pooling="sum",
-        n_way=5,
-        n_shot=5,
-        n_query=15,
-        max_epochs=10,
-        episodes_per_epoch=100,
-        meta_batch_size=1,
-        meta_lr=1e-3,
-        optimizer=torch.optim.Adam,
-        callbacks=None,
-        n_val_episodes=100,
-        warm_start=False,
-        device="auto",
-        verbose=1,
-        random_state=None,
-        **kwargs,
-    ):
-        self.encoder = encoder
-        self.relation_module = relation_module
-        self.relation_hidden_size = relation_hidden_size
-        self.support_pooling = support_pooling
-        self.n_way = n_way
-        self.n_shot = n_shot
-        self.n_query = n_query
-        self.max_epochs = max_epochs
-        self.episodes_per_epoch = episodes_per_epoch
-        self.meta_batch_size = meta_batch_size
-        self.meta_lr = meta_lr
-        self.optimizer = optimizer
-        self.callbacks = callbacks
-        self.n_val_episodes = n_val_episodes
-        self.warm_start = warm_start
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
-        self._store_routed_params(kwargs)
+    def __init__(self, encoder="auto", *, relation_module="auto",
+                 relation_hidden_size=None, support_pooling="sum", n_way=5, n_shot=5,
+                 n_query=15, max_epochs=10, episodes_per_epoch=100, meta_batch_size=1,
+                 meta_lr=1e-3, optimizer=torch.optim.Adam, lr_schedule=None,
+                 init_from=None, callbacks=None, n_val_episodes=100, warm_start=False,
+                 device="auto", verbose=1, random_state=None, **kwargs):
+        self._store_init_params(locals())
 
     def _validate_params(self):
         device = super()._validate_params()
@@ -314,8 +244,7 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
         return nn.ModuleDict({"encoder": self.encoder_, "relation": self.relation_})
 
     def _initialize_modules(self, n_features, device):
-        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
-        self.encoder_ = encoder.to(device)
+        self.encoder_ = self._build_encoder(n_features, device)
         shape = _conv_feature_shape(self.encoder_, n_features, device)
         fits_conv = shape is not None and min(shape[1:]) >= 4
         if self.relation_module == "conv" and not fits_conv:
@@ -349,57 +278,15 @@ class RelationNetClassifier(ClassifierMixin, BaseMetaEstimator):
         accuracy = (scores.argmax(dim=1) == episode.y_query).float().mean().item()
         return loss, accuracy
 
-    @torch.no_grad()
-    def _embed(self, X):
-        self.encoder_.eval()
-        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
-
     def _adapt(self, X, y):
         # pooled in float64, so the order of the support rows cannot change the sum
-        z = self._embed(X).double()
+        z = embed_in_chunks(self.encoder_, X).double()
         self.class_features_ = self._class_features(z, y, len(self.classes_)).float()
 
     @torch.no_grad()
     def _forward_adapted(self, X):
         self.relation_.eval()
-        z = self._embed(X)
+        z = embed_in_chunks(self.encoder_, X)
         logits = [self.relation_(chunk, self.class_features_) for chunk in z.split(_PAIR_CHUNK)]
-        return torch.cat(logits).double()
-
-    def predict_proba(self, X):
-        """Relation scores of each class, divided by their sum.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Normalised relation scores in the order of ``classes_``.
-        """
-        # sigmoid scores over their sum, computed from log-scores for stability
-        log_scores = F.logsigmoid(self._predict_output(X))
-        return to_numpy(torch.softmax(log_scores, dim=1))
-
-    def predict(self, X):
-        """Label of the class with the highest relation score.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        logits = self._predict_output(X)
-        return self.classes_[to_numpy(logits.argmax(dim=1))]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
+        # log relation scores: their softmax is the scores divided by their sum
+        return F.logsigmoid(torch.cat(logits).double())

@@ -9,9 +9,10 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .._torch import random_permutation, resolve_device, to_numpy, to_tensor
-from ..base import BaseMetaEstimator
-from ..encoders import build_encoder, output_dim
+from .._docstrings import fitted_attributes, meta_training_params
+from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
+from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..encoders import output_dim
 from ..utils._validation import check_float, check_option
 from ._distances import squared_euclidean
 
@@ -47,8 +48,8 @@ class WeightedL1Head(nn.Module):
         return F.linear(distance, weight, bias).squeeze(-1)
 
 
-class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
-    """Siamese networks: a learned similarity between two inputs.
+class SiameseClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    __doc__ = """Siamese networks: a learned similarity between two inputs.
 
     One encoder embeds both inputs of a pair. With ``loss='bce'`` (Koch et
     al., 2015) a weighted L1 distance between the embeddings gives the
@@ -92,36 +93,7 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
         Support examples per class in meta-training episodes.
     n_query : int, default=15
         Query examples per class in meta-training episodes.
-    max_epochs : int, default=10
-        Meta-training epochs.
-    episodes_per_epoch : int, default=100
-        Episodes per epoch.
-    meta_batch_size : int, default=1
-        Episodes whose losses are averaged for one optimizer step.
-    meta_lr : float, default=1e-3
-        Learning rate of the meta-optimizer.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Meta-optimizer; further arguments as ``optimizer__*``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks for meta-training, e.g. ``EarlyStopping``,
-        ``Checkpoint``, ``LRScheduler``. They are copied at ``meta_fit``.
-    n_val_episodes : int, default=100
-        Validation episodes scored each epoch when ``meta_fit`` gets
-        ``validation_data``.
-    warm_start : bool, default=False
-        Whether ``meta_fit`` continues from the current meta-learned state
-        instead of starting afresh.
-    device : 'auto', str or torch.device, default='auto'
-        Where the networks run: CUDA when present with ``'auto'``, else CPU.
-    verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a table of epochs during
-        ``meta_fit``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initial weights, of the episodes drawn and of the
-        different-class pairs chosen.
-    **kwargs
-        ``encoder__*`` and ``optimizer__*`` arguments.
-
+""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -138,15 +110,7 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
         Embeddings of the support examples of that task.
     support_labels_ : torch.Tensor of shape (n_support,)
         Their labels, as indices into ``classes_``.
-    history_ : skorch.history.History
-        Per-epoch ``train_loss`` (the pair loss), ``train_acc`` (few-shot
-        accuracy on the episode's queries by ``aggregation``), and
-        ``valid_*`` with validation data; only after ``meta_fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Input column names, when given as a DataFrame with string columns.
-
+""" + fitted_attributes() + """
     See Also
     --------
     MatchingNetClassifier : trained on whole episodes, with attention.
@@ -192,48 +156,13 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
     _adapted_attributes = ("classes_", "support_embeddings_", "support_labels_")
     _adaptation_params = BaseMetaEstimator._adaptation_params | {"aggregation"}
 
-    def __init__(
-        self,
-        encoder="auto",
-        *,
-        loss="bce",
-        margin=1.0,
-        aggregation="nearest",
-        n_way=5,
-        n_shot=5,
-        n_query=15,
-        max_epochs=10,
-        episodes_per_epoch=100,
-        meta_batch_size=1,
-        meta_lr=1e-3,
-        optimizer=torch.optim.Adam,
-        callbacks=None,
-        n_val_episodes=100,
-        warm_start=False,
-        device="auto",
-        verbose=1,
-        random_state=None,
-        **kwargs,
-    ):
-        self.encoder = encoder
-        self.loss = loss
-        self.margin = margin
-        self.aggregation = aggregation
-        self.n_way = n_way
-        self.n_shot = n_shot
-        self.n_query = n_query
-        self.max_epochs = max_epochs
-        self.episodes_per_epoch = episodes_per_epoch
-        self.meta_batch_size = meta_batch_size
-        self.meta_lr = meta_lr
-        self.optimizer = optimizer
-        self.callbacks = callbacks
-        self.n_val_episodes = n_val_episodes
-        self.warm_start = warm_start
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
-        self._store_routed_params(kwargs)
+    def __init__(self, encoder="auto", *, loss="bce", margin=1.0, aggregation="nearest",
+                 n_way=5, n_shot=5, n_query=15, max_epochs=10, episodes_per_epoch=100,
+                 meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
+                 lr_schedule=None, init_from=None, callbacks=None, n_val_episodes=100,
+                 warm_start=False, device="auto", verbose=1, random_state=None,
+                 **kwargs):
+        self._store_init_params(locals())
 
     def _validate_params(self):
         device = super()._validate_params()
@@ -251,8 +180,7 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
         return nn.ModuleDict(modules)
 
     def _initialize_modules(self, n_features, device):
-        encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
-        self.encoder_ = encoder.to(device)
+        self.encoder_ = self._build_encoder(n_features, device)
         self.head_ = None
         if self.loss == "bce":
             dim = output_dim(self.encoder_, n_features, device)
@@ -315,55 +243,16 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
     # ------------------------------------------------------------------
     # adaptation and prediction
     # ------------------------------------------------------------------
-    @torch.no_grad()
-    def _embed(self, X):
-        self.encoder_.eval()
-        return torch.cat([self.encoder_(chunk) for chunk in X.split(2048)])
-
     def _adapt(self, X, y):
-        self.support_embeddings_ = self._embed(X)
+        self.support_embeddings_ = embed_in_chunks(self.encoder_, X)
         self.support_labels_ = y
 
     @torch.no_grad()
     def _forward_adapted(self, X):
-        queries = self._embed(X).double()
+        queries = embed_in_chunks(self.encoder_, X).double()
         support = self.support_embeddings_.double()
         similarity = self._similarity(queries, support)
         return self._class_scores(similarity, self.support_labels_, len(self.classes_))
-
-    def predict_proba(self, X):
-        """Class scores normalised over the classes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            With ``loss='bce'`` each class's probability of "same class"
-            divided by their sum; with ``'contrastive'`` the softmax of the
-            negative distances. In the order of ``classes_``.
-        """
-        # for 'bce' the scores are log-probabilities: softmax divides by the sum
-        return to_numpy(torch.softmax(self._predict_output(X), dim=1))
-
-    def predict(self, X):
-        """Label of the class most similar to each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query inputs.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        scores = self._predict_output(X)
-        return self.classes_[to_numpy(scores.argmax(dim=1))]
 
     def pair_score(self, X1, X2):
         """Similarity of each pair ``(X1[i], X2[i])``; symmetric in the two inputs.
@@ -394,8 +283,8 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
                 f"X1 and X2 must hold the same number of rows to form pairs; got "
                 f"{len(X1)} and {len(X2)}."
             )
-        a = self._embed(to_tensor(X1, device)).double()
-        b = self._embed(to_tensor(X2, device)).double()
+        a = embed_in_chunks(self.encoder_, to_tensor(X1, device)).double()
+        b = embed_in_chunks(self.encoder_, to_tensor(X2, device)).double()
         if self.head_ is None:
             return to_numpy(-(a - b).pow(2).sum(dim=1).sqrt())
         with torch.no_grad():
@@ -424,8 +313,3 @@ class SiameseClassifier(ClassifierMixin, BaseMetaEstimator):
         score = self.pair_score(X1, X2)
         threshold = 0.5 if self.loss == "bce" else -self.margin / 2
         return score > threshold
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

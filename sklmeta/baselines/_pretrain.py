@@ -1,4 +1,4 @@
-"""Supervised pretraining of encoders: heads, minibatches and a one-call helper.
+"""Supervised pretraining of an encoder in one call.
 
 The standard few-shot workflow is *pretrain, then meta-train, then adapt*:
 the encoder is first trained as an ordinary classifier over all the
@@ -8,82 +8,9 @@ first step and returns the encoder module, which any learner accepts as its
 ``encoder`` (the learners copy it, so it is never changed afterwards).
 """
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+from ._finetune import FineTuneClassifier
 
-from .utils._validation import check_option
-
-__all__ = ["CosineHead", "make_head", "pretrain_encoder"]
-
-_HEADS = ("linear", "cosine")
-
-
-class CosineHead(nn.Module):
-    """Scaled cosine similarity between embeddings and learned class vectors.
-
-    The classifier of "Baseline++" (Chen et al., 2019): the logit of class
-    ``c`` is ``scale * cos(z, w_c)``, which reduces the spread of the
-    embeddings within a class compared with a linear layer.
-
-    Parameters
-    ----------
-    in_features : int
-        Embedding dimension.
-    n_classes : int
-        Number of classes.
-    scale : float, default=10.0
-        Multiplier of the cosine similarities (an inverse temperature).
-    """
-
-    def __init__(self, in_features, n_classes, scale=10.0):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_classes, in_features))
-        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
-        self.scale = float(scale)
-
-    def forward(self, z):
-        return self.scale * F.normalize(z, dim=1) @ F.normalize(self.weight, dim=1).T
-
-
-def make_head(kind, in_features, n_classes, scale):
-    """A classification head: ``'linear'`` or ``'cosine'`` (:class:`CosineHead`)."""
-    check_option(kind, "head", _HEADS)
-    if kind == "linear":
-        return nn.Linear(in_features, n_classes)
-    return CosineHead(in_features, n_classes, scale)
-
-
-class MinibatchStream:
-    """Shuffled minibatches of a labelled pool held on the device.
-
-    Parameters
-    ----------
-    X : torch.Tensor of shape (n_samples, n_features)
-        The pool, already on the device.
-    y : torch.Tensor of shape (n_samples,)
-        Labels encoded as ``0..n_classes-1``, on the same device.
-    batch_size : int
-        Rows per minibatch; the last one of an epoch may be smaller.
-    seed : int
-        Seed of the shuffles; each call of :meth:`epoch` draws a new order.
-    """
-
-    def __init__(self, X, y, batch_size, seed):
-        self.X = X
-        self.y = y
-        self.batch_size = int(batch_size)
-        self.rng = np.random.RandomState(int(seed))
-
-    def __len__(self):
-        return -(-len(self.y) // self.batch_size)
-
-    def epoch(self):
-        """Yield ``(x, y)`` minibatches covering the pool once, in a new order."""
-        order = torch.from_numpy(self.rng.permutation(len(self.y))).to(self.X.device)
-        for rows in order.split(self.batch_size):
-            yield self.X[rows], self.y[rows]
+__all__ = ["pretrain_encoder"]
 
 
 def pretrain_encoder(
@@ -175,8 +102,6 @@ def pretrain_encoder(
     >>> clf.meta_fit(X, y).encoder_ is module
     False
     """
-    from .baselines._finetune import FineTuneClassifier
-
     learner = FineTuneClassifier(
         encoder,
         head=head,

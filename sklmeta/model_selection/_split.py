@@ -1,31 +1,23 @@
-"""Episodic evaluation and class-disjoint splitting.
+"""Class-disjoint splitters and episodes as cross-validation splits.
 
-Few-shot learning is evaluated on *episodes* drawn from classes never seen
-during meta-training. :class:`EpisodeSplit` turns episodes into ordinary
-scikit-learn CV splits (train = support, test = query), so
-``cross_val_score`` and ``GridSearchCV`` run over episodes;
-:func:`evaluate_episodes` reports mean accuracy with the 95% confidence
-interval of the literature; the class splitters keep meta-train and
-meta-test classes apart.
+:class:`EpisodeSplit` draws N-way K-shot episodes as ordinary ``(train,
+test)`` splits; :class:`ClassShuffleSplit`, :class:`ClassKFold` and
+:func:`train_test_class_split` split the classes, not the samples, so the
+test side holds only classes the train side never saw.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
-from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
-from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, column_or_1d
 
-from .tasks import _ClassIndex
-from .utils._validation import check_int
+from ..tasks import _ClassIndex
+from ..utils._validation import check_int
 
 __all__ = [
     "ClassKFold",
     "ClassShuffleSplit",
-    "EpisodeEvaluation",
     "EpisodeSplit",
-    "evaluate_episodes",
     "train_test_class_split",
 ]
 
@@ -123,97 +115,6 @@ class EpisodeSplit:
             f"random_state={self.random_state!r})"
         )
 
-
-@dataclass(frozen=True)
-class EpisodeEvaluation:
-    """Result of :func:`evaluate_episodes`.
-
-    Attributes
-    ----------
-    mean : float
-        Mean accuracy over episodes.
-    ci95 : float
-        Half-width of the 95% confidence interval, ``1.96 * std / sqrt(n)``.
-    scores : ndarray of shape (n_episodes,)
-        Accuracy of each episode.
-    """
-
-    mean: float
-    ci95: float
-    scores: np.ndarray
-
-    def __str__(self):
-        return f"{100 * self.mean:.2f} ± {100 * self.ci95:.2f}%"
-
-
-def evaluate_episodes(
-    estimator,
-    X,
-    y,
-    *,
-    n_way=5,
-    n_shot=1,
-    n_query=15,
-    n_episodes=600,
-    random_state=None,
-):
-    """Mean accuracy and 95% confidence interval over few-shot episodes.
-
-    For each of ``n_episodes`` episodes drawn from ``(X, y)``, a clone of
-    ``estimator`` (which keeps what ``meta_fit`` learned) is fitted on the
-    support set and scored on the query set, the protocol of the few-shot
-    literature.
-
-    Parameters
-    ----------
-    estimator : estimator object
-        A classifier; usually meta-fitted on other classes.
-    X : array-like of shape (n_samples, n_features)
-        The evaluation pool, typically of classes unseen in meta-training.
-    y : array-like of shape (n_samples,)
-        Its labels.
-    n_way : int, default=5
-        Classes per episode.
-    n_shot : int, default=1
-        Support samples per class.
-    n_query : int, default=15
-        Query samples per class.
-    n_episodes : int, default=600
-        Number of episodes.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the episode draws.
-
-    Returns
-    -------
-    result : EpisodeEvaluation
-        ``mean``, ``ci95`` (half-width, ``1.96 * std / sqrt(n_episodes)``)
-        and the per-episode ``scores``; ``str(result)`` reads
-        ``"98.10 ± 0.20%"``.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.neighbors import KNeighborsClassifier
-    >>> from sklmeta import evaluate_episodes
-    >>> X, y = load_iris(return_X_y=True)
-    >>> result = evaluate_episodes(KNeighborsClassifier(n_neighbors=1), X, y,
-    ...                            n_way=3, n_shot=1, n_query=5,
-    ...                            n_episodes=20, random_state=0)
-    >>> result.scores.shape
-    (20,)
-    >>> 0.0 <= result.mean <= 1.0
-    True
-    """
-    # any indexable X: arrays, DataFrames, lists of texts for a text pipeline
-    X, y = indexable(X, y)
-    y = column_or_1d(np.asarray(y), warn=True)
-    splitter = EpisodeSplit(n_way, n_shot, n_query, n_episodes, random_state)
-    scores = np.empty(check_int(n_episodes, "n_episodes", min_value=1))
-    for i, (support, query) in enumerate(splitter.split(X, y)):
-        adapted = clone(estimator).fit(_safe_indexing(X, support), y[support])
-        scores[i] = adapted.score(_safe_indexing(X, query), y[query])
-    ci95 = 1.96 * scores.std() / np.sqrt(len(scores))
-    return EpisodeEvaluation(float(scores.mean()), float(ci95), scores)
 
 
 class ClassShuffleSplit(GroupShuffleSplit):
@@ -330,9 +231,3 @@ def train_test_class_split(X, y, *, test_size=0.2, train_size=None, random_state
     )
     train, test = next(splitter.split(X, y))
     return X[train], X[test], y[train], y[test]
-
-
-# defined in its own module, which builds on the splitters above
-from ._meta_cv import meta_cross_validate  # noqa: E402
-
-__all__ += ["meta_cross_validate"]
