@@ -9,7 +9,7 @@ __all__ = ["encoder_param", "episode_params", "fitted_attributes", "meta_trainin
 
 def encoder_param(default="'auto'"):
     """The ``encoder`` parameter of the learners built on one embedding."""
-    return f"""    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, \\
+    return f"""    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, \
             default={default}
         The embedding network. ``'conv4'`` is the four-block convolutional
         network of the few-shot papers (square single-channel images are
@@ -55,7 +55,7 @@ def meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=
 """
     return f"""    max_epochs : int, default={max_epochs}
         Meta-training epochs.
-{budget}{optimizer}    lr_schedule : {{'step', 'cosine'}}, torch.optim.lr_scheduler class or None, \\
+{budget}{optimizer}    lr_schedule : {{'step', 'cosine'}}, torch.optim.lr_scheduler class or None, \
             default=None
         How the meta learning rate changes, stepped at each epoch end (the
         rate is recorded as ``lr`` in ``history_``). ``'step'`` multiplies

@@ -1,7 +1,6 @@
 """The encoder of a meta-learner as a scikit-learn transformer."""
 
 import copy
-import io
 
 import numpy as np
 import torch
@@ -9,6 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._persistence import TorchPicklingMixin
 from ._torch import resolve_device, seeded, to_numpy, to_tensor
 from .base import BaseMetaEstimator
 from .encoders import build_encoder, output_dim
@@ -17,7 +17,7 @@ from .utils._validation import check_int
 __all__ = ["EncoderTransformer"]
 
 
-class EncoderTransformer(TransformerMixin, BaseEstimator):
+class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
     """Embed inputs with a (meta-)trained encoder, as a scikit-learn transformer.
 
     Puts the encoder of any sklmeta learner in front of any scikit-learn
@@ -85,23 +85,19 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklmeta import ProtoNetClassifier
     >>> from sklmeta.transformers import EncoderTransformer
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> learner = ProtoNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                              verbose=0, random_state=0)
-    >>> learner = learner.meta_fit(X[y < 15], y[y < 15])
-    >>> EncoderTransformer(learner).fit_transform(X[:3]).shape
+    >>> X, y = make_blobs(n_samples=400, centers=20, n_features=8, random_state=0)
+    >>> learner = ProtoNetClassifier(encoder="mlp", max_epochs=2, verbose=0)
+    >>> embed = EncoderTransformer(learner.meta_fit(X[y < 15], y[y < 15]))
+    >>> embed.fit_transform(X[:3]).shape
     (3, 64)
-    >>> clf = make_pipeline(EncoderTransformer(learner), LogisticRegression())
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    >>> clf = make_pipeline(embed, LogisticRegression())  # on the 5 unseen classes
+    >>> clf.fit(X[y >= 15][:25], y[y >= 15][:25]).classes_
+    array([15, 16, 17, 18, 19])
     """
 
     def __init__(
@@ -287,28 +283,6 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
                 if hasattr(self, key):
                     setattr(new, key, copy.deepcopy(getattr(self, key)))
         return new
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        version = state.pop("_sklearn_version", None)
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        packed = {"_torch_payload": buffer.getvalue()}
-        if version is not None:
-            packed["_sklearn_version"] = version
-        return packed
-
-    def __setstate__(self, state):
-        state = dict(state)
-        payload = state.pop("_torch_payload", None)
-        if payload is not None:
-            # an encoder fitted on a GPU unpickles on a machine without one
-            map_location = None if torch.cuda.is_available() else "cpu"
-            state.update(
-                torch.load(io.BytesIO(payload), map_location=map_location,
-                           weights_only=False)
-            )
-        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

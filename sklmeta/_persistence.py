@@ -9,12 +9,12 @@ from skorch.history import History
 from ._torch import resolve_device
 from .exceptions import NotInitializedError
 
-__all__ = ["PersistenceMixin"]
+__all__ = ["PersistenceMixin", "TorchPicklingMixin"]
 
 
-class PersistenceMixin:
-    """Pickling that survives a move from GPU to CPU, and skorch's
-    ``save_params``/``load_params`` for the meta-learned modules."""
+class TorchPicklingMixin:
+    """Pickling of torch state that survives a move from GPU to CPU, and
+    that fills in parameters added since the object was pickled."""
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -40,6 +40,11 @@ class PersistenceMixin:
             if name not in state and param.default is not inspect.Parameter.empty:
                 state[name] = param.default
         super().__setstate__(state)
+
+
+class PersistenceMixin(TorchPicklingMixin):
+    """Pickling, and skorch's ``save_params``/``load_params`` for the
+    meta-learned modules."""
 
     def save_params(self, f_params=None, f_optimizer=None, f_history=None,
                     use_safetensors=False, **kwargs):

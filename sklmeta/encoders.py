@@ -145,7 +145,7 @@ _MIN_CONV4_SIDE = 16
 _ENCODER_NAMES = ("auto", "conv4", "mlp")
 
 
-def build_encoder(encoder, n_features, params):
+def build_encoder(encoder, n_features, params, *, conv=None, mlp=None):
     """Build the encoder module named or given by an estimator's ``encoder``.
 
     Parameters
@@ -158,6 +158,9 @@ def build_encoder(encoder, n_features, params):
         Number of input features.
     params : dict
         Keyword arguments for the encoder (the estimator's ``encoder__*``).
+    conv, mlp : nn.Module classes, default=None
+        What ``'conv4'`` and ``'mlp'`` build (:class:`Conv4` and
+        :class:`MLP`); the gradient-based learners pass functional versions.
 
     Returns
     -------
@@ -174,31 +177,30 @@ def build_encoder(encoder, n_features, params):
         return copy.deepcopy(encoder)
     if isinstance(encoder, type) and issubclass(encoder, nn.Module):
         return encoder(**params)
-    if isinstance(encoder, str) and encoder in _ENCODER_NAMES:
-        params = dict(params)
-        if encoder == "auto":
-            shape = params.get("input_shape") or infer_image_shape(n_features)
-            big_enough = shape is not None and min(shape[1:]) >= _MIN_CONV4_SIDE
-            encoder = "conv4" if big_enough else "mlp"
-        if encoder == "conv4":
-            shape = params.pop("input_shape", None) or infer_image_shape(n_features)
-            if shape is None:
-                raise ValueError(
-                    f"encoder='conv4' needs images, but n_features={n_features} is "
-                    "not a square number; pass encoder__input_shape=(channels, "
-                    "height, width) or use encoder='mlp'."
-                )
-            if math.prod(shape) != n_features:
-                raise ValueError(
-                    f"encoder__input_shape={tuple(shape)} holds {math.prod(shape)} "
-                    f"values but X has {n_features} features."
-                )
-            return Conv4(input_shape=shape, **params)
-        return MLP(in_features=n_features, **params)
-    raise TypeError(
-        "encoder must be 'auto', 'conv4', 'mlp', a torch.nn.Module class or a "
-        f"torch.nn.Module instance; got {encoder!r}."
-    )
+    if not (isinstance(encoder, str) and encoder in _ENCODER_NAMES):
+        raise TypeError(
+            "encoder must be 'auto', 'conv4', 'mlp', a torch.nn.Module class or a "
+            f"torch.nn.Module instance; got {encoder!r}."
+        )
+    params = dict(params)
+    shape = params.pop("input_shape", None) or infer_image_shape(n_features)
+    if encoder == "auto":
+        big_enough = shape is not None and min(shape[1:]) >= _MIN_CONV4_SIDE
+        encoder = "conv4" if big_enough else "mlp"
+    if encoder == "mlp":
+        return (mlp or MLP)(in_features=n_features, **params)
+    if shape is None:
+        raise ValueError(
+            f"encoder='conv4' needs images, but n_features={n_features} is "
+            "not a square number; pass encoder__input_shape=(channels, "
+            "height, width) or use encoder='mlp'."
+        )
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"encoder__input_shape={tuple(shape)} holds {math.prod(shape)} "
+            f"values but X has {n_features} features."
+        )
+    return (conv or Conv4)(input_shape=shape, **params)
 
 
 @torch.no_grad()

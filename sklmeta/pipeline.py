@@ -33,6 +33,25 @@ def _final_has(attr):
     return check
 
 
+def _delegated(method, what, returns):
+    """A method that runs ``X`` through the steps, then ``method`` of the final one."""
+
+    def delegated(self, X, **params):
+        return self._delegate(method, X, **params)
+
+    delegated.__name__ = method
+    delegated.__qualname__ = f"MetaPipeline.{method}"
+    delegated.__doc__ = (
+        f"""{what} of the final step; parameters as for :meth:`predict`.
+
+        Returns
+        -------
+        {returns}
+        """
+    )
+    return available_if(_final_has(method))(delegated)
+
+
 def _can_transform(self):
     return self._final_estimator == "passthrough" or hasattr(
         self._final_estimator, "transform"
@@ -109,24 +128,18 @@ class MetaPipeline(Pipeline):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklearn.decomposition import PCA
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sklmeta import ProtoNetClassifier
     >>> from sklmeta.pipeline import make_meta_pipeline
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> X, y = load_digits(return_X_y=True)
     >>> pipe = make_meta_pipeline(
-    ...     StandardScaler(), PCA(6),
-    ...     ProtoNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                        verbose=0, random_state=0))
-    >>> pipe = pipe.meta_fit(X[y < 15], y[y < 15])
-    >>> pipe.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    ...     StandardScaler(), PCA(16),
+    ...     ProtoNetClassifier(encoder="mlp", max_epochs=2, verbose=0, random_state=0))
+    >>> pipe = pipe.meta_fit(X[y < 6], y[y < 6]).fit(X[y >= 6][:20], y[y >= 6][:20])
     >>> pipe.named_steps["pca"].n_samples_  # fitted on the pool, not the support set
-    300
+    1083
     """
 
     # ------------------------------------------------------------------
@@ -369,35 +382,14 @@ class MetaPipeline(Pipeline):
         """
         return self._delegate("predict", X, **params)
 
-    @available_if(_final_has("predict_proba"))
-    def predict_proba(self, X, **params):
-        """Class probabilities of the final step; parameters as for :meth:`predict`.
-
-        Returns
-        -------
-        y_proba : ndarray of shape (n_samples, n_classes)
-        """
-        return self._delegate("predict_proba", X, **params)
-
-    @available_if(_final_has("predict_log_proba"))
-    def predict_log_proba(self, X, **params):
-        """Log class probabilities of the final step; parameters as for :meth:`predict`.
-
-        Returns
-        -------
-        y_log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        return self._delegate("predict_log_proba", X, **params)
-
-    @available_if(_final_has("decision_function"))
-    def decision_function(self, X, **params):
-        """Decision function of the final step; parameters as for :meth:`predict`.
-
-        Returns
-        -------
-        y_score : ndarray
-        """
-        return self._delegate("decision_function", X, **params)
+    predict_proba = _delegated(
+        "predict_proba", "Class probabilities",
+        "y_proba : ndarray of shape (n_samples, n_classes)")
+    predict_log_proba = _delegated(
+        "predict_log_proba", "Log class probabilities",
+        "y_log_proba : ndarray of shape (n_samples, n_classes)")
+    decision_function = _delegated(
+        "decision_function", "Decision function", "y_score : ndarray")
 
     @available_if(_final_has("score_samples"))
     def score_samples(self, X):

@@ -110,16 +110,13 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta.baselines import FineTuneClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> X, y = load_digits(return_X_y=True)
     >>> clf = FineTuneClassifier(encoder="mlp", max_epochs=3, verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    >>> clf = clf.meta_fit(X[y < 6], y[y < 6])  # pretrained as a 6-class classifier
+    >>> clf.fit(X[y >= 6][:20], y[y >= 6][:20]).predict(X[y >= 6][20:24])
+    array([...])
     """
 
     _adaptation_params = BaseMetaEstimator._adaptation_params | {

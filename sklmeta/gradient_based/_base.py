@@ -1,15 +1,11 @@
 """What the gradient-based learners share: the network, adaptation, prediction."""
 
-import copy
-import math
-
 import torch
 from sklearn.base import is_classifier
-from torch import nn
 
 from .._episodes import episode_source
 from ..base import BaseMetaEstimator
-from ..encoders import _MIN_CONV4_SIDE, infer_image_shape, output_dim
+from ..encoders import build_encoder, output_dim
 from ..utils._validation import check_bool, check_float, check_int
 from ._functional import (
     ConvBody,
@@ -38,7 +34,6 @@ class GradientMetaEstimator(BaseMetaEstimator):
     # without meta-training, fit is a few gradient steps from random weights
     _poor_score_untrained = True
     # the body of each learner's network, when encoder='mlp'
-    _default_hidden = (40, 40)
 
     @property
     def module_(self):
@@ -91,42 +86,8 @@ class GradientMetaEstimator(BaseMetaEstimator):
         return False, "all"
 
     def _build_body(self, n_features):
-        params = self._routed_params("encoder__")
-        encoder = self.encoder
-        if isinstance(encoder, nn.Module):
-            if params:
-                raise ValueError(
-                    "encoder__* parameters apply only when encoder is a name or a "
-                    f"class, but encoder is an instance; got {sorted(params)}."
-                )
-            return copy.deepcopy(encoder)
-        if isinstance(encoder, type) and issubclass(encoder, nn.Module):
-            return encoder(**params)
-        if not (isinstance(encoder, str) and encoder in ("auto", "conv4", "mlp")):
-            raise TypeError(
-                "encoder must be 'auto', 'conv4', 'mlp', a torch.nn.Module class or a "
-                f"torch.nn.Module instance; got {encoder!r}."
-            )
-        params = dict(params)
-        shape = params.pop("input_shape", None) or infer_image_shape(n_features)
-        if encoder == "auto":
-            big = shape is not None and min(shape[1:]) >= _MIN_CONV4_SIDE
-            encoder = "conv4" if big and math.prod(shape) == n_features else "mlp"
-        if encoder == "conv4":
-            if shape is None:
-                raise ValueError(
-                    f"encoder='conv4' needs images, but n_features={n_features} is not "
-                    "a square number; pass encoder__input_shape=(channels, height, "
-                    "width) or use encoder='mlp'."
-                )
-            if math.prod(shape) != n_features:
-                raise ValueError(
-                    f"encoder__input_shape={tuple(shape)} holds {math.prod(shape)} "
-                    f"values but X has {n_features} features."
-                )
-            return ConvBody(input_shape=shape, **params)
-        params.setdefault("hidden_layer_sizes", self._default_hidden)
-        return MLPBody(n_features, **params)
+        return build_encoder(self.encoder, n_features, self._routed_params("encoder__"),
+                             conv=ConvBody, mlp=MLPBody)
 
     def _initialize_modules(self, n_features, device):
         body = self._build_body(n_features).to(device)

@@ -197,21 +197,15 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta import MAMLClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> X, y = load_digits(return_X_y=True)
     >>> clf = MAMLClassifier(encoder="mlp", n_shot=2, n_query=5, max_epochs=2,
     ...                      episodes_per_epoch=32, meta_batch_size=8,
     ...                      verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf = clf.fit(X[y >= 15][::10], y[y >= 15][::10])  # five new classes
-    >>> clf.classes_
-    array([15, 16, 17, 18, 19])
-    >>> clf.predict(X[y >= 15]).shape
-    (100,)
+    >>> clf = clf.meta_fit(X[y < 6], y[y < 6]).fit(X[y >= 6][:12], y[y >= 6][:12])
+    >>> clf.classes_, clf.predict(X[y >= 6]).shape
+    (array([6, 7, 8, 9]), (714,))
     """
 
     def __init__(self, encoder="auto", *, n_way=5, n_shot=1, n_query=15,

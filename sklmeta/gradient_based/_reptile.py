@@ -187,17 +187,14 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
     >>> from sklmeta import ReptileClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> clf = ReptileClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                         verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    >>> X, y = make_blobs(n_samples=[20] * 12, n_features=4, random_state=0)
+    >>> clf = ReptileClassifier(encoder="mlp", max_epochs=2, verbose=0, random_state=0)
+    >>> clf.meta_fit(X[y < 8], y[y < 8])
+    ReptileClassifier(...)
+    >>> clf.fit(X[y >= 8][:16], y[y >= 8][:16]).predict(X[y >= 8][16:20])
+    array([...])
     """
 
     def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=5, n_inner_steps=5,

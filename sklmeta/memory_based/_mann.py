@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from torch import nn
 
 from .._docstrings import fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
@@ -127,17 +126,14 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta import MANNClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
+    >>> X, y = load_digits(return_X_y=True)
     >>> clf = MANNClassifier(encoder="mlp", controller_size=32, n_slots=16,
     ...                      slot_size=8, n_heads=1, max_epochs=1,
     ...                      episodes_per_epoch=16, verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3]).shape
+    >>> clf = clf.meta_fit(X[y < 5], y[y < 5])
+    >>> clf.fit(X[y >= 5][:25], y[y >= 5][:25]).predict(X[y >= 5][25:28]).shape
     (3,)
     """
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from torch import nn
 
-from .._docstrings import fitted_attributes, meta_training_params
+from .._docstrings import episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
@@ -96,13 +96,7 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         temperature (e.g. 0.1) sharpens the attention and speeds up
         meta-training. Changing it with ``set_params`` drops the
         meta-learned state.
-    n_way : int, default=5
-        Classes per meta-training episode drawn by ``meta_fit(X, y)``.
-    n_shot : int, default=5
-        Support examples per class in meta-training episodes.
-    n_query : int, default=15
-        Query examples per class in meta-training episodes.
-""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
+""" + episode_params() + meta_training_params() + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -144,17 +138,14 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta.metric_based import MatchingNetClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> clf = MatchingNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                             verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MatchingNetClassifier(encoder="mlp", max_epochs=2, verbose=0,
+    ...                             random_state=0).meta_fit(X[y < 6], y[y < 6])
+    >>> clf = clf.fit(X[y >= 6][:20], y[y >= 6][:20])  # digits 6 to 9, new
+    >>> clf.predict_proba(X[y >= 6][20:22]).sum(axis=1)  # one row per query
+    array([1., 1.])
     """
 
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_",)

@@ -57,17 +57,14 @@ class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
     >>> from sklmeta import ProtoNetClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> clf = ProtoNetClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                          verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
+    >>> X, y = make_blobs(n_samples=400, centers=20, n_features=8, random_state=0)
+    >>> clf = ProtoNetClassifier(encoder="mlp", max_epochs=2, verbose=0, random_state=0)
+    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])  # classes 15 to 19 stay unseen
+    >>> new = y >= 15
+    >>> clf.fit(X[new][:25], y[new][:25]).score(X[new][25:], y[new][25:])
+    1.0
     """
 
     def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=15, max_epochs=10,

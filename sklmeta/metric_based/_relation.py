@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from torch import nn
 
-from .._docstrings import fitted_attributes, meta_training_params
+from .._docstrings import episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import Conv4, output_dim
@@ -160,13 +160,7 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         representation: the paper sums them; their mean keeps the scale the
         same for any number of shots, so one meta-trained model serves
         1-shot and 5-shot tasks alike.
-    n_way : int, default=5
-        Classes per meta-training episode drawn by ``meta_fit(X, y)``.
-    n_shot : int, default=5
-        Support examples per class in meta-training episodes.
-    n_query : int, default=15
-        Query examples per class in meta-training episodes.
-""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
+""" + episode_params() + meta_training_params() + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -206,17 +200,14 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
     >>> from sklmeta.metric_based import RelationNetClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> clf = RelationNetClassifier(encoder="mlp", max_epochs=3, episodes_per_epoch=30,
-    ...                             verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict_proba(X[y >= 15]).shape
-    (100, 5)
+    >>> X, y = make_blobs(300, centers=15, random_state=1)
+    >>> clf = RelationNetClassifier(encoder="mlp", max_epochs=3, verbose=0, random_state=0)
+    >>> clf.meta_fit(X[y >= 5], y[y >= 5]).fit(X[y < 5][:20], y[y < 5][:20])
+    RelationNetClassifier(...)
+    >>> clf.classes_
+    array([0, 1, 2, 3, 4])
     """
 
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("relation_",)

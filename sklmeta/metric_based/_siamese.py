@@ -9,7 +9,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .._docstrings import fitted_attributes, meta_training_params
+from .._docstrings import episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
@@ -87,13 +87,7 @@ class SiameseClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimato
         How the similarities of a query to a class's support examples
         become that class's score: the largest, or their mean. The same for
         one support example per class.
-    n_way : int, default=5
-        Classes per meta-training episode drawn by ``meta_fit(X, y)``.
-    n_shot : int, default=5
-        Support examples per class in meta-training episodes.
-    n_query : int, default=15
-        Query examples per class in meta-training episodes.
-""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1, meta_lr="1e-3") + """
+""" + episode_params() + meta_training_params() + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -137,18 +131,15 @@ class SiameseClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimato
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta.metric_based import SiameseClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(20, 8))
-    >>> y = np.repeat(np.arange(20), 20)
-    >>> X = centers[y] + rng.normal(size=(400, 8))
-    >>> clf = SiameseClassifier(encoder="mlp", max_epochs=2, episodes_per_epoch=20,
-    ...                         verbose=0, random_state=0)
-    >>> clf = clf.meta_fit(X[y < 15], y[y < 15])
-    >>> clf.fit(X[y >= 15][::10], y[y >= 15][::10]).predict(X[y >= 15][:3])
-    array([15, 15, 15])
-    >>> clf.predict_pair(X[[300, 300]], X[[301, 320]])
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16.0  # pixel intensities in [0, 1]
+    >>> clf = SiameseClassifier(encoder="mlp", max_epochs=2, verbose=0, random_state=0)
+    >>> clf = clf.meta_fit(X[y < 6], y[y < 6])
+    >>> y[[1, 11, 7]]
+    array([1, 1, 7])
+    >>> clf.predict_pair(X[[1, 1]], X[[11, 7]])  # same digit? one seen, one not
     array([ True, False])
     """
 

@@ -187,17 +187,14 @@ def meta_cross_validate(
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
     >>> from sklmeta import ProtoNetClassifier
     >>> from sklmeta.model_selection import meta_cross_validate
-    >>> rng = np.random.RandomState(0)
-    >>> centers = rng.normal(scale=3.0, size=(15, 8))
-    >>> y = np.repeat(np.arange(15), 12)
-    >>> X = centers[y] + rng.normal(size=(180, 8))
-    >>> learner = ProtoNetClassifier(encoder="mlp", n_shot=2, n_query=5, max_epochs=1,
-    ...                              episodes_per_epoch=5, verbose=0, random_state=0)
-    >>> results = meta_cross_validate(learner, X, y, cv=3, n_query=5, n_episodes=10,
-    ...                               random_state=0)
+    >>> X, y = load_digits(return_X_y=True)
+    >>> learner = ProtoNetClassifier(encoder="mlp", n_way=3, n_shot=2, n_query=5,
+    ...                              max_epochs=1, episodes_per_epoch=5, verbose=0)
+    >>> results = meta_cross_validate(learner, X, y, cv=3, n_way=3, n_query=5,
+    ...                               n_episodes=10, random_state=0)
     >>> results["test_accuracy"].shape, results["test_scores"].shape
     ((3,), (3, 10))
     """
