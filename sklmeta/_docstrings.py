@@ -55,16 +55,25 @@ def meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=
 """
     return f"""    max_epochs : int, default={max_epochs}
         Meta-training epochs.
-{budget}{optimizer}    lr_schedule : {{'step', 'cosine'}}, torch.optim.lr_scheduler class or None, \
-            default=None
-        How the meta learning rate changes, stepped at each epoch end (the
-        rate is recorded as ``lr`` in ``history_``). ``'step'`` multiplies
-        it by ``lr_schedule__gamma`` (0.5) every ``lr_schedule__step_size``
-        epochs (a third of ``max_epochs``); ``'cosine'`` anneals it to
-        ``lr_schedule__eta_min`` (0) over ``max_epochs``; a class is built
-        with the ``lr_schedule__*`` arguments (``ReduceLROnPlateau`` reads
-        the validation loss, else the training loss). None keeps it
-        constant. A warm-started ``meta_fit`` continues the schedule.
+    max_time : float or None, default=None
+        Time budget of a ``meta_fit`` call in seconds: meta-training stops
+        at the first batch that ends past it (``history_`` records
+        ``stopped_by='max_time'``). A named ``lr_schedule`` then follows the
+        clock, so a run cut short still ends at the schedule's low rate. Set
+        ``max_epochs`` high to let the budget alone decide.
+{budget}{optimizer}    lr_schedule : {{'step', 'cosine', 'linear'}}, torch.optim.lr_scheduler class \
+or None, default=None
+        How the meta learning rate changes over the planned run, recorded
+        as ``lr`` in ``history_``. ``'step'`` multiplies it by
+        ``lr_schedule__gamma`` (0.5) every ``lr_schedule__step_size`` epochs
+        (a third of ``max_epochs``); ``'cosine'`` and ``'linear'`` lower it
+        to ``lr_schedule__eta_min`` (0) at ``lr_schedule__T_max`` epochs
+        (``max_epochs``). With ``max_time`` these follow the larger of the
+        epochs done and the share of the budget spent. A class is built with
+        the ``lr_schedule__*`` arguments and stepped at each epoch end
+        (``ReduceLROnPlateau`` reads the validation loss, else the training
+        loss). None keeps the rate constant. A warm-started ``meta_fit``
+        continues the schedule.
     init_from : meta-fitted sklmeta estimator or None, default=None
         Start meta-training from a copy of this estimator's meta-learned
         modules instead of random weights, with a new optimizer, schedule

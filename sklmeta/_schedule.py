@@ -1,12 +1,34 @@
-"""The learning-rate schedule of meta-training, stepped once per epoch."""
+"""The learning-rate schedule of meta-training, and its time budget.
+
+The named schedules (``'step'``, ``'cosine'``, ``'linear'``) are functions
+of *progress*: the epochs done so far, counted in fractions of an epoch
+when ``max_time`` is set, where progress is the larger of the epochs done
+and the share of the time budget spent (in epochs of ``max_epochs``). A
+schedule planned over ``max_epochs`` therefore still reaches its low rate
+when the time budget ends the run first. A scheduler class is stepped once
+per epoch, as torch defines it.
+"""
 
 import inspect
+import math
+import time
 
 from torch.optim import lr_scheduler
 
-__all__ = ["build_lr_scheduler", "check_lr_schedule", "current_lr", "step_lr_scheduler"]
+__all__ = [
+    "MetaTrainingClock",
+    "ProgressSchedule",
+    "build_lr_scheduler",
+    "check_lr_schedule",
+    "current_lr",
+    "step_lr_scheduler",
+]
 
-_NAMED = ("step", "cosine")
+_NAMED = {
+    "step": {"step_size": None, "gamma": 0.5},
+    "cosine": {"T_max": None, "eta_min": 0.0},
+    "linear": {"T_max": None, "eta_min": 0.0},
+}
 
 
 def check_lr_schedule(lr_schedule):
@@ -18,44 +40,87 @@ def check_lr_schedule(lr_schedule):
     ):
         return
     raise ValueError(
-        "lr_schedule must be None, 'step', 'cosine' or a torch.optim.lr_scheduler "
-        f"class such as torch.optim.lr_scheduler.OneCycleLR; got {lr_schedule!r}."
+        "lr_schedule must be None, 'step', 'cosine', 'linear' or a "
+        "torch.optim.lr_scheduler class such as torch.optim.lr_scheduler.OneCycleLR; "
+        f"got {lr_schedule!r}."
     )
+
+
+class ProgressSchedule:
+    """A named schedule: the rate as a function of progress in epochs.
+
+    ``'step'`` multiplies the rate by ``gamma`` every ``step_size`` epochs;
+    ``'cosine'`` anneals it along half a cosine to ``eta_min`` at ``T_max``
+    epochs; ``'linear'`` lowers it in a straight line to ``eta_min`` at
+    ``T_max``. Both stay at ``eta_min`` afterwards.
+    """
+
+    def __init__(self, name, optimizer, kwargs, max_epochs):
+        unknown = sorted(set(kwargs) - set(_NAMED[name]))
+        if unknown:
+            raise TypeError(
+                f"lr_schedule={name!r} takes lr_schedule__{' and lr_schedule__'.join(_NAMED[name])}; "
+                f"got {['lr_schedule__' + k for k in unknown]}."
+            )
+        options = {**_NAMED[name], **kwargs}
+        span = "step_size" if name == "step" else "T_max"
+        if options[span] is None:
+            options[span] = max(1, max_epochs // 3) if name == "step" else max(1, max_epochs)
+        if not options[span] > 0:
+            raise ValueError(f"lr_schedule__{span} must be positive; got {options[span]!r}.")
+        self.name = name
+        self.options = options
+        self.optimizer = optimizer
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.progress = 0.0
+
+    def factor(self, progress):
+        """The rate at ``progress`` epochs, as a multiple of the base rate,
+        and the floor ``eta_min`` it anneals to (0 for ``'step'``)."""
+        if self.name == "step":
+            return self.options["gamma"] ** math.floor(progress / self.options["step_size"])
+        share = min(1.0, progress / self.options["T_max"])
+        if self.name == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * share))
+        return 1.0 - share
+
+    def set_progress(self, progress):
+        """Set every parameter group's rate for ``progress`` epochs."""
+        self.progress = max(self.progress, float(progress))
+        factor = self.factor(self.progress)
+        floor = self.options.get("eta_min", 0.0)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = floor + (base - floor) * factor
 
 
 def build_lr_scheduler(lr_schedule, optimizer, kwargs, max_epochs):
     """The scheduler of ``lr_schedule`` over ``optimizer``, or None.
 
-    ``'step'`` multiplies the rate by ``gamma`` (default 0.5) every
-    ``step_size`` epochs (default a third of ``max_epochs``); ``'cosine'``
-    anneals it to ``eta_min`` (default 0) over ``max_epochs`` epochs. A
-    class is built with ``kwargs`` as they are.
+    A name gives a :class:`ProgressSchedule` planned over ``max_epochs``;
+    a class is built with ``kwargs`` as they are.
     """
     if lr_schedule is None:
         return None
-    if lr_schedule == "step":
-        kwargs = {"step_size": max(1, max_epochs // 3), "gamma": 0.5, **kwargs}
-        policy = lr_scheduler.StepLR
-    elif lr_schedule == "cosine":
-        kwargs = {"T_max": max(1, max_epochs), "eta_min": 0.0, **kwargs}
-        policy = lr_scheduler.CosineAnnealingLR
-    else:
-        policy = lr_schedule
+    if isinstance(lr_schedule, str):
+        return ProgressSchedule(lr_schedule, optimizer, kwargs, max_epochs)
     try:
-        return policy(optimizer, **kwargs)
+        return lr_schedule(optimizer, **kwargs)
     except TypeError as exc:
         raise TypeError(
-            f"lr_schedule={getattr(policy, '__name__', policy)!r} rejected the "
-            f"arguments {sorted(kwargs)} (from lr_schedule__*): {exc}"
+            f"lr_schedule={getattr(lr_schedule, '__name__', lr_schedule)!r} rejected "
+            f"the arguments {sorted(kwargs)} (from lr_schedule__*): {exc}"
         ) from exc
 
 
-def step_lr_scheduler(scheduler, history):
-    """Advance ``scheduler`` by one epoch; a plateau scheduler reads the last
-    epoch's validation loss, or its training loss without validation."""
+def step_lr_scheduler(scheduler, history, progress):
+    """Advance ``scheduler`` at an epoch end: a named schedule to ``progress``
+    epochs, a plateau scheduler with the last epoch's validation loss (or
+    its training loss without validation), any other by one step."""
     if scheduler is None:
         return
-    if "metrics" in inspect.signature(scheduler.step).parameters:
+    if isinstance(scheduler, ProgressSchedule):
+        scheduler.set_progress(progress)
+    elif "metrics" in inspect.signature(scheduler.step).parameters:
         last = history[-1]
         scheduler.step(last.get("valid_loss", last.get("train_loss")))
     else:
@@ -66,3 +131,35 @@ def current_lr(optimizer):
     """The learning rate of the optimizer's first parameter group."""
     return float(optimizer.param_groups[0]["lr"])
 
+
+class MetaTrainingClock:
+    """Progress of one ``meta_fit`` call in epochs, and its time budget.
+
+    Parameters
+    ----------
+    max_epochs : int
+        Epochs planned for the call.
+    max_time : float or None
+        Seconds the call may take; None for no limit.
+    start : float, default=0.0
+        Progress (in epochs) at the call's start: a warm start continues.
+    """
+
+    def __init__(self, max_epochs, max_time, start=0.0):
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+        self.start = start
+        self.started_at = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.started_at
+
+    def out_of_time(self):
+        return self.max_time is not None and self.elapsed() >= self.max_time
+
+    def progress(self, epochs_done):
+        """Epochs of progress after ``epochs_done`` (a float) epochs of this call."""
+        done = epochs_done
+        if self.max_time is not None:
+            done = max(done, self.max_epochs * min(1.0, self.elapsed() / self.max_time))
+        return self.start + done

@@ -44,7 +44,14 @@ from skorch.history import History
 from ._episodes import MetaBatches, episode_source, split_validation
 from ._outputs import ClassifierOutputMixin, RegressorOutputMixin
 from ._persistence import PersistenceMixin
-from ._schedule import build_lr_scheduler, check_lr_schedule, current_lr, step_lr_scheduler
+from ._schedule import (
+    MetaTrainingClock,
+    ProgressSchedule,
+    build_lr_scheduler,
+    check_lr_schedule,
+    current_lr,
+    step_lr_scheduler,
+)
 from ._torch import PREDICT_CHUNK, resolve_device, seeded, to_tensor
 from .encoders import build_encoder
 from .utils._validation import check_bool, check_float, check_int
@@ -196,6 +203,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_routed_params()
         self._validate_episode_params()
         check_int(self.max_epochs, "max_epochs", min_value=0)
+        if self.max_time is not None:
+            check_float(self.max_time, "max_time", min_value=0.0, strict_min=True)
         check_int(self.n_val_episodes, "n_val_episodes", min_value=1)
         check_float(self.meta_lr, "meta_lr", min_value=0.0, strict_min=True)
         check_bool(self.warm_start, "warm_start")
@@ -398,8 +407,11 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             val_episodes.seed(val_seed)
             val_episodes = [val_episodes.draw() for _ in range(self.n_val_episodes)]
         self.callbacks_ = self._initialize_callbacks(len(stream))
+        schedule = self.lr_scheduler_
+        start = schedule.progress if isinstance(schedule, ProgressSchedule) else 0.0
+        clock = MetaTrainingClock(self.max_epochs, self.max_time, start)
         with seeded(train_seed, device):
-            self._meta_fit_loop(stream, val_episodes)
+            self._meta_fit_loop(stream, val_episodes, clock)
         return self
 
     def _training_stream(self, X, y, device):
@@ -496,18 +508,19 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         for cb in self.callbacks_:
             getattr(cb, method)(self, **kwargs)
 
-    def _meta_fit_loop(self, stream, val_episodes):
-        """Epochs of batches, then validation, the schedule and callbacks."""
+    def _meta_fit_loop(self, stream, val_episodes, clock):
+        """Epochs of batches, then validation, the schedule and callbacks,
+        until ``max_epochs`` or the ``max_time`` budget ends the run."""
         module = self.module_
         history = self.history_
         self._notify("on_train_begin", X=None, y=None)
         try:
-            for _ in range(self.max_epochs):
+            for epoch in range(self.max_epochs):
                 history.new_epoch()
                 history.record("epoch", len(history))
                 self._notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
                 module.train()
-                self._run_epoch(stream)
+                self._run_epoch(stream, clock, epoch)
                 if val_episodes is not None:
                     module.eval()
                     scores = [self._validation_score(ep) for ep in val_episodes]
@@ -516,8 +529,16 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                     module.train()
                 if self.lr_scheduler_ is not None:
                     history.record("lr", current_lr(self.optimizer_))
-                    step_lr_scheduler(self.lr_scheduler_, history)
+                    step_lr_scheduler(self.lr_scheduler_, history, clock.progress(epoch + 1))
+                out_of_time = clock.out_of_time()
+                if out_of_time:
+                    history.record("stopped_by", "max_time")
                 self._notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+                if out_of_time:
+                    if self.verbose:
+                        print(f"Stopping: max_time={self.max_time:g} s spent after "
+                              f"{len(history)} epochs.")
+                    break
         except KeyboardInterrupt:
             # Ctrl-C, or a callback such as EarlyStopping: keep what was learned
             if history and "train_loss" not in history[-1]:
@@ -525,10 +546,12 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         module.eval()
         self._notify("on_train_end", X=None, y=None)
 
-    def _run_epoch(self, stream):
+    def _run_epoch(self, stream, clock, epoch):
         history = self.history_
+        timed = isinstance(self.lr_scheduler_, ProgressSchedule) and clock.max_time
+        n_batches = len(stream)
         losses, accuracies, sizes = [], [], []
-        for batch in stream.epoch():
+        for i, batch in enumerate(stream.epoch()):
             history.new_batch()
             self._notify("on_batch_begin", batch=batch, training=True)
             loss, accuracy = self._train_step(batch)
@@ -539,6 +562,11 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             losses.append(loss)
             accuracies.append(accuracy)
             sizes.append(len(batch))
+            if clock.out_of_time():
+                break
+            if timed:
+                # a time budget may end the run mid-plan: follow it batch by batch
+                self.lr_scheduler_.set_progress(clock.progress(epoch + (i + 1) / n_batches))
         self._record_epoch("train", losses, accuracies, sizes)
 
     def _record_epoch(self, prefix, losses, accuracies, sizes):

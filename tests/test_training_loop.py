@@ -1,8 +1,11 @@
 """The one meta-training loop: learning-rate schedules and warm starts."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from sklmeta import FineTuneClassifier, MAMLClassifier, ProtoNetClassifier
 
@@ -28,10 +31,53 @@ def test_cosine_schedule_and_a_scheduler_class(blobs):
     assert len(plateau.history_[:, "lr"]) == 2
 
 
+def test_linear_schedule_reaches_eta_min_at_the_planned_end(blobs):
+    X, y = blobs
+    est = ProtoNetClassifier(max_epochs=4, meta_lr=0.01, lr_schedule="linear",
+                             lr_schedule__eta_min=0.001, **FAST).meta_fit(X, y)
+    np.testing.assert_allclose(est.history_[:, "lr"], [0.01, 0.00775, 0.0055, 0.00325])
+    assert est.optimizer_.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
+class _Slow(Callback):
+    """Makes every batch take at least ``seconds``."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_batch_end(self, net, **kwargs):
+        time.sleep(self.seconds)
+
+
+def test_max_time_stops_meta_training_and_the_schedule_follows_the_clock(blobs):
+    X, y = blobs
+    est = ProtoNetClassifier(max_epochs=1000, max_time=0.3, meta_lr=0.01,
+                             lr_schedule="cosine", callbacks=[_Slow(0.02)], **FAST)
+    start = time.perf_counter()
+    est.meta_fit(X, y)
+    assert time.perf_counter() - start < 5.0
+    assert 1 <= len(est.history_) < 1000
+    assert est.history_[-1, "stopped_by"] == "max_time"
+    # planned over 1,000 epochs, the cosine still ends near zero as time runs out
+    assert est.optimizer_.param_groups[0]["lr"] < 0.01 * 0.05
+    assert est.fit(X[:20], y[:20]).predict(X[:3]).shape == (3,)
+
+
+def test_max_time_is_checked(blobs):
+    X, y = blobs
+    for bad in (0, -1.0, "10"):
+        with pytest.raises((ValueError, TypeError), match="max_time"):
+            ProtoNetClassifier(max_time=bad, **FAST).meta_fit(X, y)
+
+
 def test_bad_schedules_are_named(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="lr_schedule must be None, 'step'"):
-        ProtoNetClassifier(lr_schedule="linear", **FAST).meta_fit(X, y)
+        ProtoNetClassifier(lr_schedule="exponential", **FAST).meta_fit(X, y)
+    with pytest.raises(TypeError, match="lr_schedule='cosine' takes lr_schedule__T_max"):
+        ProtoNetClassifier(lr_schedule="cosine", lr_schedule__gamma=0.1, **FAST).meta_fit(X, y)
+    with pytest.raises(ValueError, match="lr_schedule__step_size must be positive"):
+        ProtoNetClassifier(lr_schedule="step", lr_schedule__step_size=0, **FAST).meta_fit(X, y)
     with pytest.raises(TypeError, match="lr_schedule='StepLR' rejected"):
         ProtoNetClassifier(lr_schedule=torch.optim.lr_scheduler.StepLR, **FAST).meta_fit(X, y)
 

@@ -49,7 +49,7 @@ class CosineCentroidClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaE
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("temperature_",)
     _adapted_attributes = ("classes_", "centroids_")
 
-    def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=15, max_epochs=10,
+    def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=15, max_epochs=10, max_time=None,
                  episodes_per_epoch=100, meta_batch_size=1, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",

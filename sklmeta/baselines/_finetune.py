@@ -129,7 +129,7 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
 
     def __init__(self, encoder="auto", *, head="linear", cosine_scale=10.0,
                  n_adapt_steps=100, adapt_lr=1e-2, finetune_encoder=False, n_way=5,
-                 n_shot=5, n_query=15, max_epochs=10, batch_size=64, meta_lr=1e-3,
+                 n_shot=5, n_query=15, max_epochs=10, max_time=None, batch_size=64, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
                  verbose=1, random_state=None, **kwargs):

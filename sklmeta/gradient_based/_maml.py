@@ -211,7 +211,7 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
     def __init__(self, encoder="auto", *, n_way=5, n_shot=1, n_query=15,
                  n_inner_steps=1, inner_lr=0.4, n_adapt_steps=3, adapt_lr=None,
                  first_order=False, learn_inner_lr=False, inner_params="all",
-                 transductive=False, batch_tasks="auto", max_epochs=10,
+                 transductive=False, batch_tasks="auto", max_epochs=10, max_time=None,
                  episodes_per_epoch=320, meta_batch_size=32, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",

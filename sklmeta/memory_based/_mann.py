@@ -139,7 +139,7 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
 
     def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=5,
                  controller_size=200, n_slots=128, slot_size=40, n_heads=4,
-                 usage_decay=0.95, n_support_orders=1, max_epochs=10,
+                 usage_decay=0.95, n_support_orders=1, max_epochs=10, max_time=None,
                  episodes_per_epoch=100, meta_batch_size=16, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",

@@ -153,7 +153,7 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     _adapted_attributes = ("classes_", "support_embeddings_", "support_labels_")
 
     def __init__(self, encoder="auto", *, fce=False, n_fce_steps=5, temperature=1.0,
-                 n_way=5, n_shot=5, n_query=15, max_epochs=10, episodes_per_epoch=100,
+                 n_way=5, n_shot=5, n_query=15, max_epochs=10, max_time=None, episodes_per_epoch=100,
                  meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
                  lr_schedule=None, init_from=None, callbacks=None, n_val_episodes=100,
                  warm_start=False, device="auto", verbose=1, random_state=None,

@@ -215,7 +215,7 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
 
     def __init__(self, encoder="auto", *, relation_module="auto",
                  relation_hidden_size=None, support_pooling="sum", n_way=5, n_shot=5,
-                 n_query=15, max_epochs=10, episodes_per_epoch=100, meta_batch_size=1,
+                 n_query=15, max_epochs=10, max_time=None, episodes_per_epoch=100, meta_batch_size=1,
                  meta_lr=1e-3, optimizer=torch.optim.Adam, lr_schedule=None,
                  init_from=None, callbacks=None, n_val_episodes=100, warm_start=False,
                  device="auto", verbose=1, random_state=None, **kwargs):
