@@ -45,8 +45,10 @@ def available_learners():
 
 
 def standard_callbacks(args):
-    step = max(1, round(args.lr_halving_episodes / args.episodes_per_epoch))
-    callbacks = [LRScheduler("StepLR", step_size=step, gamma=0.5)]
+    callbacks = []
+    if args.lr_halving_episodes is not None:
+        step = max(1, round(args.lr_halving_episodes / args.episodes_per_epoch))
+        callbacks.append(LRScheduler("StepLR", step_size=step, gamma=0.5))
     if args.budget_minutes:
         callbacks.append(TimeBudget(args.budget_minutes))
     return callbacks
@@ -141,11 +143,10 @@ def main(argv=None):
                         help="validation episodes after each epoch (at 100, validating "
                              "cost about as much as training)")
     parser.add_argument("--lr-halving-episodes", type=int,
-                        default=getattr(module, "LR_HALVING_EPISODES", 2000),
+                        default=getattr(module, "LR_HALVING_EPISODES", None),
                         help="halve the meta learning rate after this many episodes "
-                             "(default: the learner's, else 2000 as in the Prototypical "
-                             "Networks paper; MAML, Reptile, MANN and fine-tuning keep "
-                             "their own schedules)")
+                             "(default: the learner module's, else none: the learner's "
+                             "own lr_schedule, annealed over --max-epochs)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="stop meta-training after the epoch that passes this")
     parser.add_argument("--adapt-steps-grid", type=int, nargs="+", default=None,
@@ -194,7 +195,7 @@ def main(argv=None):
         parser.error("--resume-lr-factor must be in (0, 1], got "
                      f"{args.resume_lr_factor}; to raise the rate, start a new "
                      "meta-optimizer with --init-from (and --meta-lr, for the MAML family)")
-    if args.lr_halving_episodes < 1:
+    if args.lr_halving_episodes is not None and args.lr_halving_episodes < 1:
         parser.error(f"--lr-halving-episodes must be at least 1, got {args.lr_halving_episodes}")
     if not args.default_malloc:
         use_fast_malloc()

@@ -24,7 +24,8 @@ def encoder_param(default="'auto'"):
 def episode_params(n_way=5, n_shot=5, n_query=15, way_note=""):
     """``n_way``, ``n_shot`` and ``n_query`` of meta-training episodes."""
     return f"""    n_way : int, default={n_way}
-        Classes per meta-training episode drawn by ``meta_fit(X, y)``.{way_note}
+        Classes per meta-training episode drawn by ``meta_fit(X, y)``; a
+        pool of fewer classes gives episodes of all of them.{way_note}
     n_shot : int, default={n_shot}
         Support examples per class in meta-training episodes.
     n_query : int, default={n_query}
@@ -34,7 +35,7 @@ def episode_params(n_way=5, n_shot=5, n_query=15, way_note=""):
 
 def meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=1,
                          meta_lr="1e-3", budget=None, routed="``encoder__*``, ",
-                         optimizer=None):
+                         optimizer=None, lr_schedule="None"):
     """The parameters of the meta-training loop, in the order of ``__init__``.
 
     ``budget`` replaces the descriptions of ``episodes_per_epoch`` and
@@ -62,7 +63,7 @@ def meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=
         clock, so a run cut short still ends at the schedule's low rate. Set
         ``max_epochs`` high to let the budget alone decide.
 {budget}{optimizer}    lr_schedule : {{'step', 'cosine', 'linear'}}, torch.optim.lr_scheduler class \
-or None, default=None
+or None, default={lr_schedule}
         How the meta learning rate changes over the planned run, recorded
         as ``lr`` in ``history_``. ``'step'`` multiplies it by
         ``lr_schedule__gamma`` (0.5) every ``lr_schedule__step_size`` epochs
@@ -72,8 +73,9 @@ or None, default=None
         epochs done and the share of the budget spent. A class is built with
         the ``lr_schedule__*`` arguments and stepped at each epoch end
         (``ReduceLROnPlateau`` reads the validation loss, else the training
-        loss). None keeps the rate constant. A warm-started ``meta_fit``
-        continues the schedule.
+        loss). None keeps the rate constant, as does a skorch
+        ``LRScheduler`` among ``callbacks``, which then takes its place. A
+        warm-started ``meta_fit`` continues the schedule.
     init_from : meta-fitted sklmeta estimator or None, default=None
         Start meta-training from a copy of this estimator's meta-learned
         modules instead of random weights, with a new optimizer, schedule

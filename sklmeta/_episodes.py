@@ -23,6 +23,7 @@ seed of its own may use that instead.
 :class:`~sklmeta.datasets.SinusoidTasks` is one such family.
 """
 
+import numbers
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -84,6 +85,11 @@ class PoolEpisodes:
         """Start drawing from ``random_state``, or else from ``seed``."""
         state = self.random_state if self.random_state is not None else int(seed)
         self.rng = check_random_state(state)
+
+    def map_inputs(self, transform):
+        """Replace the pool's inputs by ``transform`` of them, so that later
+        episodes hold its output (e.g. the features of a frozen encoder)."""
+        self.X = transform(self.X)
 
     def draw(self):
         episode = self.index.draw(self.rng)
@@ -244,6 +250,9 @@ def episode_source(X, y, device, *, classify, n_way, n_shot, n_query, name):
     if y is not None:
         names = feature_names(X)
         X, y = check_pool(X, y, name, classify)
+        if classify and isinstance(n_way, numbers.Integral) and n_way > 1:
+            # a pool of fewer classes than n_way gives episodes of all of them
+            n_way = min(n_way, max(2, len(np.unique(y))))
         return PoolEpisodes(to_tensor(X, device), y, n_way, n_shot, n_query,
                             feature_names=names)
     if isinstance(X, EpisodeSampler):

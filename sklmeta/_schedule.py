@@ -58,8 +58,9 @@ class ProgressSchedule:
     def __init__(self, name, optimizer, kwargs, max_epochs):
         unknown = sorted(set(kwargs) - set(_NAMED[name]))
         if unknown:
+            takes = " and ".join(f"lr_schedule__{key}" for key in _NAMED[name])
             raise TypeError(
-                f"lr_schedule={name!r} takes lr_schedule__{' and lr_schedule__'.join(_NAMED[name])}; "
+                f"lr_schedule={name!r} takes {takes}; "
                 f"got {['lr_schedule__' + k for k in unknown]}."
             )
         options = {**_NAMED[name], **kwargs}
@@ -156,6 +157,14 @@ class MetaTrainingClock:
 
     def out_of_time(self):
         return self.max_time is not None and self.elapsed() >= self.max_time
+
+    def share(self, epochs_done):
+        """Share of this call's planned run done after ``epochs_done`` epochs:
+        the larger of the epochs' share and the time budget's, at most 1."""
+        done = epochs_done / self.max_epochs if self.max_epochs else 1.0
+        if self.max_time is not None:
+            done = max(done, self.elapsed() / self.max_time)
+        return min(1.0, done)
 
     def progress(self, epochs_done):
         """Epochs of progress after ``epochs_done`` (a float) epochs of this call."""

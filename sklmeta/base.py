@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback, EpochTimer, PrintLog, ProgressBar
+from skorch.callbacks import Callback, EpochTimer, LRScheduler, PrintLog, ProgressBar
 from skorch.history import History
 
 from ._episodes import MetaBatches, episode_source, split_validation
@@ -399,8 +399,13 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         if not warm or not hasattr(self, "optimizer_"):
             self.optimizer_ = self._build_optimizer()
         if not warm or not hasattr(self, "lr_scheduler_"):
+            # a skorch LRScheduler callback takes the place of lr_schedule
+            skorch_schedules = [cb for cb in self.callbacks or ()
+                                if isinstance(cb[1] if isinstance(cb, tuple) else cb,
+                                              LRScheduler)]
+            schedule = None if skorch_schedules else self.lr_schedule
             self.lr_scheduler_ = build_lr_scheduler(
-                self.lr_schedule, self.optimizer_, self._routed_params("lr_schedule__"),
+                schedule, self.optimizer_, self._routed_params("lr_schedule__"),
                 self.max_epochs,
             )
         if val_episodes is not None:
@@ -552,6 +557,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         n_batches = len(stream)
         losses, accuracies, sizes = [], [], []
         for i, batch in enumerate(stream.epoch()):
+            # learners that change phase during meta-training read this share
+            self._run_share = clock.share(epoch + i / n_batches)
             history.new_batch()
             self._notify("on_batch_begin", batch=batch, training=True)
             loss, accuracy = self._train_step(batch)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 from sklmeta import (
     EncoderTransformer,
@@ -157,7 +158,9 @@ def test_meta_fit_checks_tasks_against_n_way(easy_blobs):
     "params, match",
     [({"n_heads": 0}, "n_heads"), ({"n_slots": 2, "n_heads": 3}, "n_slots=2"),
      ({"usage_decay": 1.5}, "usage_decay"), ({"n_support_orders": 0}, "n_support_orders"),
-     ({"controller_size": 2.5}, "controller_size")],
+     ({"controller_size": 2.5}, "controller_size"),
+     ({"encoder_training": "frozen"}, "encoder_training"),
+     ({"pretraining_share": 1.5}, "pretraining_share")],
 )
 def test_invalid_parameters_are_named(easy_blobs, params, match):
     X, y = easy_blobs
@@ -195,8 +198,8 @@ def test_meta_training_learns_to_bind_labels_in_memory(easy_blobs):
     params = dict(encoder=torch.nn.LayerNorm(X.shape[1]), controller_size=32, n_slots=16,
                   slot_size=8, n_heads=2, n_way=2, n_shot=2, n_query=2, verbose=0,
                   random_state=0, device="cpu")
-    clf = MANNClassifier(**params, max_epochs=6, episodes_per_epoch=160, meta_batch_size=8,
-                         meta_lr=1e-2)
+    clf = MANNClassifier(**params, encoder_training="joint", max_epochs=6,
+                         episodes_per_epoch=160, meta_batch_size=8, meta_lr=1e-2)
     clf.meta_fit(X[y < 30], y[y < 30])
     untrained = MANNClassifier(**params)
     kwargs = dict(n_way=2, n_shot=2, n_query=5, n_episodes=100, random_state=0)
@@ -220,3 +223,36 @@ def test_a_meta_learned_front_end_in_a_meta_pipeline(easy_blobs):
     predicted = pipe.fit(X_support, y_support).predict(X_query)
     by_hand = clone(fitted_mann).fit(embedder.transform(X_support), y_support)
     np.testing.assert_array_equal(predicted, by_hand.predict(embedder.transform(X_query)))
+
+
+class _Snapshots(Callback):
+    """Copies of the front end's and the controller's weights after each epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.encoder, self.controller = [], []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.encoder.append(torch.nn.utils.parameters_to_vector(net.encoder_.parameters()))
+        self.controller.append(
+            torch.nn.utils.parameters_to_vector(net.controller_.parameters()))
+
+
+@pytest.mark.parametrize("encoder_training", ["prototypical", "joint"])
+def test_front_end_is_pretrained_then_frozen_or_trained_jointly(easy_blobs, encoder_training):
+    X, y = easy_blobs
+    clf = MANNClassifier(**SMALL, encoder_training=encoder_training, pretraining_share=0.5,
+                         n_way=5, n_shot=2, n_query=2, max_epochs=4, episodes_per_epoch=8,
+                         meta_batch_size=2, callbacks=[_Snapshots()])
+    clf.meta_fit(X[y < 30], y[y < 30])
+    # meta_fit works on a copy of each callback
+    snapshots = next(cb for cb in clf.callbacks_ if isinstance(cb, _Snapshots))
+    encoder_moved = [not torch.equal(a, b) for a, b in zip(snapshots.encoder, snapshots.encoder[1:])]
+    controller_moved = [not torch.equal(a, b)
+                        for a, b in zip(snapshots.controller, snapshots.controller[1:])]
+    if encoder_training == "prototypical":
+        # epochs 1-2 train the front end alone (a Prototypical Network), 3-4 the controller
+        assert encoder_moved == [True, False, False]
+        assert controller_moved == [False, True, True]
+    else:
+        assert all(encoder_moved) and all(controller_moved)
+    assert clf.fit(X[y >= 30][:10], y[y >= 30][:10]).predict(X[:3]).shape == (3,)

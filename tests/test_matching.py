@@ -77,7 +77,7 @@ def test_probabilities_are_the_attention_each_class_receives(meta_fitted, blobs)
     with torch.no_grad():
         f = torch.nn.functional.normalize(est.encoder_(torch.as_tensor(X_q)), dim=1)
         g = torch.nn.functional.normalize(est.encoder_(torch.as_tensor(X_s)), dim=1)
-        attention = torch.softmax(f @ g.T, dim=1).numpy()
+        attention = torch.softmax(f @ g.T / est.temperature, dim=1).numpy()
     expected = np.stack([attention[:, y_s == c].sum(axis=1) for c in est.classes_], axis=1)
     np.testing.assert_allclose(est.predict_proba(X_q), expected, atol=1e-5)
 
@@ -156,13 +156,13 @@ def test_tabular_few_shot_with_mlp_encoder():
 def test_temperature_divides_the_cosines(meta_fitted, blobs):
     X_s, y_s, X_q, _ = support_and_queries(blobs)
     X, y = blobs
-    sharp = clone(meta_fitted).set_params(temperature=0.1)
+    sharp = clone(meta_fitted).set_params(temperature=0.5)
     assert not hasattr(sharp, "encoder_")  # a new temperature is a new model
     sharp.meta_fit(X[y < 20], y[y < 20]).fit(X_s, y_s)
     with torch.no_grad():
         f = torch.nn.functional.normalize(sharp.encoder_(torch.as_tensor(X_q)), dim=1)
         g = torch.nn.functional.normalize(sharp.encoder_(torch.as_tensor(X_s)), dim=1)
-        attention = torch.softmax(f @ g.T / 0.1, dim=1).numpy()
+        attention = torch.softmax(f @ g.T / 0.5, dim=1).numpy()
     expected = np.stack([attention[:, y_s == c].sum(axis=1) for c in sharp.classes_], axis=1)
     np.testing.assert_allclose(sharp.predict_proba(X_q), expected, atol=1e-5)
 

@@ -17,12 +17,9 @@ from sklmeta.metric_based._relation import ConvRelation, MLPRelation
 FAST = dict(encoder="mlp", n_way=5, n_shot=2, n_query=5, max_epochs=3,
             episodes_per_epoch=30, meta_lr=3e-3, verbose=0, random_state=0, device="cpu")
 
-UNTRAINED = "fit alone never trains the relation module, which scores pairs at random"
-
 
 @parametrize_with_checks(
     [RelationNetClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu")],
-    expected_failed_checks=lambda est: {"check_classifiers_train": UNTRAINED},
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -111,14 +108,24 @@ def test_meta_training_trains_the_relation_module_and_fit_does_not(meta_fitted, 
         assert torch.equal(value, before[key]), key
 
 
+def test_fit_without_meta_fit_classifies_by_nearest_class_mean(blobs):
+    X_s, y_s, X_q, y_q = support_and_queries(blobs, n_shot=5)
+    clf = RelationNetClassifier(**FAST).fit(X_s, y_s)
+    z_s = clf.encoder_(torch.as_tensor(X_s, dtype=torch.float32)).detach().double()
+    z_q = clf.encoder_(torch.as_tensor(X_q, dtype=torch.float32)).detach().double()
+    means = torch.stack([z_s[torch.as_tensor(y_s == c)].mean(0) for c in clf.classes_])
+    nearest = clf.classes_[torch.cdist(z_q, means).argmin(1).numpy()]
+    np.testing.assert_array_equal(clf.predict(X_q), nearest)
+
+
 def test_support_pooling_sums_or_averages(meta_fitted, blobs):
     X_s, y_s, X_q, _ = support_and_queries(blobs, n_shot=3)
-    summed = clone(meta_fitted).fit(X_s, y_s)
-    averaged = clone(meta_fitted).set_params(support_pooling="mean")
-    assert not hasattr(averaged, "relation_")  # a meta-training choice: state dropped
-    est = clone(meta_fitted)
-    est.support_pooling = "mean"
-    est.fit(X_s, y_s)
+    est = clone(meta_fitted).fit(X_s, y_s)  # the default: the mean
+    summed = clone(meta_fitted).set_params(support_pooling="sum")
+    assert not hasattr(summed, "relation_")  # a meta-training choice: state dropped
+    summed = clone(meta_fitted)
+    summed.support_pooling = "sum"
+    summed.fit(X_s, y_s)
     torch.testing.assert_close(summed.class_features_, 3 * est.class_features_)
     proba = summed.predict_proba(X_q)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -133,16 +140,17 @@ def test_conv_relation_module_on_feature_maps():
     assert isinstance(est.relation_, ConvRelation)  # 'auto': 4x4 maps take the conv module
     assert est.relation_.feature_shape == (64, 4, 4)
     assert est.predict_proba(X).shape == (12, 3)
-    flat = RelationNetClassifier(encoder="conv4", verbose=0, random_state=0, device="cpu")
+    flat = RelationNetClassifier(encoder="conv4", encoder__n_pooled_blocks=4, verbose=0,
+                                 random_state=0, device="cpu")
     assert isinstance(flat.fit(X, y).relation_, MLPRelation)  # 1x1 maps: too small
     with pytest.raises(ValueError, match="relation_module='conv' needs a Conv4 encoder"):
         RelationNetClassifier(encoder="mlp", relation_module="conv", verbose=0).fit(X, y)
     user = Conv4(input_shape=(1, 16, 16), n_blocks=1)
     est = RelationNetClassifier(encoder=user, relation_module="conv", verbose=0).fit(X, y)
     assert est.relation_.feature_shape == (64, 8, 8)
-    # the paper's embedding: four blocks, only the first two pooled
-    deep = RelationNetClassifier(encoder="conv4", encoder__n_pooled_blocks=2, verbose=0,
-                                 random_state=0, device="cpu").fit(X, y)
+    # the default: the paper's embedding, four blocks, only the first two pooled
+    deep = RelationNetClassifier(encoder="conv4", verbose=0, random_state=0,
+                                 device="cpu").fit(X, y)
     assert len(deep.encoder_.blocks) == 4
     assert deep.relation_.feature_shape == (64, 4, 4)
     assert deep.predict_proba(X).shape == (12, 3)
@@ -159,7 +167,8 @@ def test_conv4_rejects_bad_n_pooled_blocks(n_pooled_blocks, error):
 def test_meta_training_helps_on_unseen_classes(blobs):
     X, y = blobs
     meta = RelationNetClassifier(**{**FAST, "n_shot": 1}).meta_fit(X[y < 20], y[y < 20])
-    untrained = RelationNetClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu")
+    # meta-fitted for no epoch: the same networks, with the relation module untrained
+    untrained = RelationNetClassifier(**{**FAST, "max_epochs": 0}).meta_fit(X[y < 20], y[y < 20])
     kwargs = dict(n_way=5, n_shot=1, n_query=5, n_episodes=30, random_state=1)
     trained = evaluate_episodes(meta, X[y >= 20], y[y >= 20], **kwargs)
     baseline = evaluate_episodes(untrained, X[y >= 20], y[y >= 20], **kwargs)
@@ -175,7 +184,8 @@ def test_tabular_few_shot_with_mlp_encoder():
     train, test = y < 20, y >= 20
     meta = RelationNetClassifier(**{**FAST, "n_shot": 1, "max_epochs": 4})
     meta.meta_fit(X[train], y[train])
-    untrained = RelationNetClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu")
+    # meta-fitted for no epoch: the same networks, with the relation module untrained
+    untrained = RelationNetClassifier(**{**FAST, "max_epochs": 0}).meta_fit(X[train], y[train])
     kwargs = dict(n_way=5, n_shot=1, n_query=5, n_episodes=30, random_state=0)
     trained = evaluate_episodes(meta, X[test], y[test], **kwargs)
     baseline = evaluate_episodes(untrained, X[test], y[test], **kwargs)

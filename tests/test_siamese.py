@@ -116,10 +116,10 @@ def test_nearest_support_rule_and_normalised_probabilities(meta_fitted, blobs):
 
 def test_aggregation_is_an_adaptation_choice(meta_fitted, blobs):
     X_s, y_s, X_q, _ = support_and_queries(blobs, n_shot=4)
-    est = clone(meta_fitted).set_params(aggregation="mean")
+    est = clone(meta_fitted).set_params(aggregation="nearest")
     assert hasattr(est, "encoder_")  # the meta-learned state is kept
-    nearest = clone(meta_fitted).fit(X_s, y_s).predict_proba(X_q)
-    assert not np.allclose(est.fit(X_s, y_s).predict_proba(X_q), nearest)
+    mean = clone(meta_fitted).fit(X_s, y_s).predict_proba(X_q)  # the default
+    assert not np.allclose(est.fit(X_s, y_s).predict_proba(X_q), mean)
 
 
 def test_clone_keeps_meta_state_head_included(blobs):
@@ -158,7 +158,9 @@ def test_tabular_few_shot_with_mlp_encoder():
                                random_state=0)
     X = X.astype(np.float32)
     train, test = y < 20, y >= 20
-    meta = SiameseClassifier(**{**FAST, "n_shot": 1, "max_epochs": 4}).meta_fit(X[train], y[train])
+    # on tabular data a lower rate than the default (tuned on images) trains better
+    meta = SiameseClassifier(**{**FAST, "n_shot": 1, "max_epochs": 4, "meta_lr": 1e-3})
+    meta.meta_fit(X[train], y[train])
     untrained = SiameseClassifier(encoder="mlp", verbose=0, random_state=0, device="cpu")
     kwargs = dict(n_way=5, n_shot=1, n_query=5, n_episodes=30, random_state=0)
     trained = evaluate_episodes(meta, X[test], y[test], **kwargs)

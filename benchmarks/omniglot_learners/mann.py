@@ -124,6 +124,7 @@ def build(args, callbacks):
 def build_mann(args, callbacks, front_end):
     return MANNClassifier(
         encoder=front_end,
+        encoder_training="joint",  # the front end here is fixed or pretrained outside
         n_way=args.train_way,
         n_shot=args.train_shot,
         n_query=args.train_query,

@@ -1,4 +1,9 @@
-"""Prototypical Networks (Snell et al., 2017) on Omniglot."""
+"""Prototypical Networks (Snell et al., 2017) on Omniglot, from the defaults.
+
+Everything but the run's length comes from :class:`~sklmeta.ProtoNetClassifier`'s
+defaults (20-way 5-shot episodes with 5 queries, a cosine-annealed rate
+planned over ``--max-epochs``).
+"""
 
 from sklmeta import ProtoNetClassifier
 
@@ -8,13 +13,11 @@ DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
 
 def build(args, callbacks):
     return ProtoNetClassifier(
-        encoder="conv4",
         n_way=args.train_way,
         n_shot=args.train_shot,
         n_query=args.train_query,
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
-        meta_lr=1e-3,
         callbacks=callbacks,
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,

@@ -21,6 +21,7 @@ from sklmeta.datasets import load_omniglot
 
 from time_budget import TimeBudget, time_budgets
 
+LR_HALVING_EPISODES = 2000
 PAPER = {(5, 1): 98.8, (5, 5): 99.7, (20, 1): 96.0, (20, 5): 98.9}
 DEFAULTS = {"train_way": 20, "train_shot": 5, "train_query": 5}
 
@@ -60,6 +61,7 @@ def build(args, callbacks):
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
         meta_lr=1e-3,
+        lr_schedule=None,  # this recipe halves the rate every LR_HALVING_EPISODES
         callbacks=callbacks,
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,

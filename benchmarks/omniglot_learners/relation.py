@@ -44,6 +44,7 @@ def build(args, callbacks):
         max_epochs=args.max_epochs,
         episodes_per_epoch=args.episodes_per_epoch,
         meta_lr=1e-3,
+        lr_schedule=None,  # this recipe halves the rate every LR_HALVING_EPISODES
         callbacks=callbacks,
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,

@@ -201,7 +201,8 @@ class ReptileClassifier(ClassifierOutputMixin, ClassifierMixin, _Reptile):
                  inner_lr=0.001, inner_optimizer="adam", carry_inner_state=True,
                  inner_batch_size=10, n_adapt_steps=50, adapt_lr=None,
                  adapt_batch_size=None, transductive=False, batch_tasks="auto",
-                 max_epochs=10, max_time=None, episodes_per_epoch=500, meta_batch_size=5, meta_lr=1.0,
+                 max_epochs=10, max_time=None, episodes_per_epoch=500, meta_batch_size=5,
+                 meta_lr=1.0,
                  optimizer=torch.optim.SGD, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
                  verbose=1, random_state=None, **kwargs):

@@ -53,6 +53,8 @@ class MemoryController(nn.Module):
         self.n_heads = int(n_heads)
         self.usage_decay = float(usage_decay)
         read_size = self.n_heads * self.slot_size
+        # features of any scale (pixels, embeddings) reach the gates standardized
+        self.input_norm = nn.LayerNorm(n_features)
         # the input part of the LSTM gates is computed for all steps at once
         self.input_gates = nn.Linear(n_features + self.n_way, 4 * controller_size)
         self.recurrent_gates = nn.Linear(controller_size + read_size, 4 * controller_size,
@@ -129,7 +131,7 @@ class MemoryController(nn.Module):
         else:
             one_hot = F.one_hot(labels, self.n_way).to(features.dtype)
             previous = torch.cat([state["label"].unsqueeze(1), one_hot[:, :-1]], dim=1)
-        input_gates = self.input_gates(torch.cat([features, previous], dim=2))
+        input_gates = self.input_gates(torch.cat([self.input_norm(features), previous], dim=2))
         outputs = []
         for t in range(features.shape[1]):
             logits, state = self._step(input_gates[:, t], state)

@@ -11,8 +11,9 @@ from .._docstrings import fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
-from ..utils._validation import check_float, check_int
+from ..utils._validation import check_float, check_int, check_option
 from ._controller import MANNNetwork, MemoryController
+from ._front_end import PretrainedFrontEndMixin
 
 __all__ = ["MANNClassifier"]
 
@@ -21,7 +22,8 @@ __all__ = ["MANNClassifier"]
 _QUERY_BLOCK = 256
 
 
-class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+class MANNClassifier(PretrainedFrontEndMixin, ClassifierOutputMixin, ClassifierMixin,
+                     BaseMetaEstimator):
     __doc__ = """Memory-augmented neural network: an LSTM that learns to use a memory.
 
     A controller network reads a stream of examples, each presented with
@@ -35,10 +37,23 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
     ----------
     encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
             default='auto'
-        The feature front end, meta-learned with the controller. ``'auto'``
-        picks ``'conv4'`` for square images of side 16 or more and ``'mlp'``
-        otherwise (see :class:`~sklmeta.ProtoNetClassifier`). The paper feeds
-        raw pixels: pass ``encoder=torch.nn.Identity()`` for that.
+        The feature front end. ``'auto'`` picks ``'conv4'`` for square
+        images of side 16 or more and ``'mlp'`` otherwise (see
+        :class:`~sklmeta.ProtoNetClassifier`). The paper feeds raw pixels:
+        pass ``encoder=torch.nn.Identity()`` and ``encoder_training='joint'``
+        for that.
+    encoder_training : {'prototypical', 'joint'}, default='prototypical'
+        How the front end learns. ``'prototypical'`` meta-trains it first,
+        alone, as a Prototypical Network on the same episodes (nearest class
+        mean of the support embeddings), for the first
+        ``pretraining_share`` of meta-training; it is then frozen and the
+        controller learns on its features. ``'joint'`` trains both together
+        from the start, as the paper does: on images the controller then
+        takes far longer to learn to bind labels.
+    pretraining_share : float, default=0.2
+        Share of meta-training (of ``max_epochs``, or of ``max_time`` when
+        that runs out first) given to the front end with
+        ``encoder_training='prototypical'``.
     n_way : int, default=5
         Classes per meta-training episode, and the number of label slots:
         ``fit`` accepts tasks of at most ``n_way`` classes.
@@ -48,8 +63,8 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
         Query examples per class in meta-training episodes. Support and
         query rows form one shuffled stream of ``n_way * (n_shot + n_query)``
         steps (the paper: 5 classes, 10 examples each).
-    controller_size : int, default=200
-        LSTM units of the controller.
+    controller_size : int, default=128
+        LSTM units of the controller (the paper: 200).
     n_slots : int, default=128
         Rows of the memory.
     slot_size : int, default=40
@@ -62,7 +77,7 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
         Random orders in which ``fit`` streams the support set; predictions
         average the probabilities over them. More orders make predictions
         less dependent on the order of the support set.
-""" + meta_training_params(max_epochs=10, episodes_per_epoch=100, meta_batch_size=16, meta_lr="1e-3") + """
+""" + meta_training_params(meta_batch_size=8, meta_lr="3e-3") + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -101,12 +116,10 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
     ``benchmarks/mann_sequence.py`` reports its accuracy per presentation.
 
     On images, the controller learns to bind labels far sooner from a
-    meta-learned embedding than from raw pixels. A meta-pipeline puts one in
-    front: ``make_meta_pipeline(EncoderTransformer(ProtoNetClassifier()),
-    MANNClassifier(encoder=torch.nn.LayerNorm(64)))`` meta-trains the
-    Prototypical Network, embeds the meta-training pool once and meta-trains
-    the MANN on the embeddings (64 features for 28x28 images with the Conv4
-    encoder); ``benchmarks/mann_sequence.py`` does this on Omniglot.
+    meta-learned embedding than from raw pixels, hence the default
+    ``encoder_training='prototypical'``. The controller sees its features
+    through a layer norm (learned gain and bias), so features of any scale
+    suit it.
 
     The network has ``n_way`` label slots, so a task of more classes than
     ``n_way`` raises an error: meta-train with a larger ``n_way``. Tasks of
@@ -117,6 +130,9 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
     Machines; with bare cosines the softmax over 128 rows is nearly flat),
     and head ``h`` writes to the ``h``-th least used row, which is cleared
     first, so heads never overwrite one another.
+
+    What these defaults reach on Omniglot in a given time is listed under
+    :ref:`defaults-table`.
 
     References
     ----------
@@ -137,10 +153,11 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
     (3,)
     """
 
-    def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=5,
-                 controller_size=200, n_slots=128, slot_size=40, n_heads=4,
+    def __init__(self, encoder="auto", *, encoder_training="prototypical",
+                 pretraining_share=0.2, n_way=5, n_shot=5, n_query=5,
+                 controller_size=128, n_slots=128, slot_size=40, n_heads=4,
                  usage_decay=0.95, n_support_orders=1, max_epochs=10, max_time=None,
-                 episodes_per_epoch=100, meta_batch_size=16, meta_lr=1e-3,
+                 episodes_per_epoch=100, meta_batch_size=8, meta_lr=3e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
                  verbose=1, random_state=None, **kwargs):
@@ -166,6 +183,9 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
         check_int(self.n_heads, "n_heads", min_value=1)
         check_int(self.n_support_orders, "n_support_orders", min_value=1)
         check_float(self.usage_decay, "usage_decay", min_value=0.0, max_value=1.0)
+        check_option(self.encoder_training, "encoder_training", ("prototypical", "joint"))
+        check_float(self.pretraining_share, "pretraining_share", min_value=0.0,
+                    max_value=1.0)
         if self.n_heads > self.n_slots:
             raise ValueError(
                 f"n_heads={self.n_heads} exceeds n_slots={self.n_slots}: each head "
@@ -194,14 +214,17 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
     # meta-training
     # ------------------------------------------------------------------
     def _compute_meta_gradient(self, batch):
-        loss, accuracy = self._batch_loss(batch)
+        if self._pretraining_encoder:
+            loss, accuracy = self._prototype_loss(batch)
+        else:
+            loss, accuracy = self._batch_loss(batch, self._embedded_inputs)
         loss.backward()
         return loss.item(), accuracy
 
     def _episode_loss(self, episode):
         return self._batch_loss([episode])
 
-    def _batch_loss(self, batch):
+    def _batch_loss(self, batch, embedded=False):
         """Cross-entropy over every step of the episodes' streams.
 
         Episodes of the same length run together as one batch of sequences.
@@ -212,7 +235,7 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
             groups.setdefault(length, []).append(episode)
         total_loss, total_correct, total_steps = 0.0, 0.0, 0
         for episodes in groups.values():
-            logits, target = self._stream_episodes(episodes)
+            logits, target = self._stream_episodes(episodes, embedded)
             total_loss = total_loss + F.cross_entropy(
                 logits.flatten(end_dim=1), target.flatten(), reduction="sum"
             )
@@ -220,7 +243,7 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
             total_steps += target.numel()
         return total_loss / total_steps, total_correct / total_steps
 
-    def _stream_episodes(self, episodes):
+    def _stream_episodes(self, episodes, embedded=False):
         """Shuffle each episode into a stream with shuffled label slots; run it."""
         device = episodes[0].x_support.device
         rows, targets = [], []
@@ -234,7 +257,16 @@ class MANNClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
             targets.append(slots[y[order]])
         x = torch.stack(rows)
         target = torch.stack(targets)
-        features = self.encoder_(x.flatten(end_dim=1)).view(*target.shape, -1)
+        if embedded:
+            features = x.flatten(end_dim=1)
+        elif self._front_end_frozen():
+            # the pretrained front end keeps its weights and batch-norm statistics
+            self.encoder_.eval()
+            with torch.no_grad():
+                features = self.encoder_(x.flatten(end_dim=1))
+        else:
+            features = self.encoder_(x.flatten(end_dim=1))
+        features = features.view(*target.shape, -1)
         state = self.controller_.initial_state(len(episodes), device)
         logits, _ = self.controller_(features, target, state)
         return logits, target

@@ -2,7 +2,7 @@
 
 import torch
 
-__all__ = ["class_means", "squared_euclidean"]
+__all__ = ["class_means", "prototypical_logits", "squared_euclidean"]
 
 
 def squared_euclidean(a, b):
@@ -24,3 +24,10 @@ def class_means(embeddings, labels, n_classes):
     sums.index_add_(0, labels, embeddings)
     counts = torch.bincount(labels, minlength=n_classes).clamp_min(1)
     return sums / counts.unsqueeze(1).to(embeddings.dtype)
+
+
+def prototypical_logits(support, y_support, query, n_way):
+    """Logits of Prototypical Networks: negative squared Euclidean distances
+    of the query embeddings to the class means of the support embeddings
+    (Snell et al., 2017, eq. 2)."""
+    return -squared_euclidean(query, class_means(support, y_support, n_way))

@@ -7,15 +7,19 @@ from sklearn.base import ClassifierMixin
 from .._docstrings import encoder_param, episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
-from ._distances import class_means, squared_euclidean
+from ._distances import class_means, prototypical_logits, squared_euclidean
 
 __all__ = ["ProtoNetClassifier"]
 
 
+_MORE_WAYS = (" More ways than at test time train a sharper embedding (the paper"
+              " trains 60-way).")
+
 _PARAMETERS = f"""
     Parameters
     ----------
-{encoder_param()}{episode_params(way_note=" More ways than at test time often helps (the paper trains 60-way).")}{meta_training_params()}
+{encoder_param()}{episode_params(n_way=20, n_query=5, way_note=_MORE_WAYS)}\
+{meta_training_params(lr_schedule="'cosine'")}
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -50,6 +54,12 @@ class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
     together. Without ``meta_fit``, ``fit`` uses a freshly initialised
     encoder: nearest class mean in a random embedding.
 
+    The defaults are the recipe that meta-trains fastest on a CPU among
+    those tried on Omniglot: 20-way 5-shot episodes with 5 queries per
+    class and a cosine-annealed rate. Give ``max_time`` to meta-train for a
+    set number of seconds; what the defaults reach on Omniglot in a given
+    time is listed under :ref:`defaults-table`.
+
     References
     ----------
     .. [1] J. Snell, K. Swersky and R. Zemel, "Prototypical Networks for
@@ -67,9 +77,9 @@ class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
     1.0
     """
 
-    def __init__(self, encoder="auto", *, n_way=5, n_shot=5, n_query=15, max_epochs=10, max_time=None,
-                 episodes_per_epoch=100, meta_batch_size=1, meta_lr=1e-3,
-                 optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
+    def __init__(self, encoder="auto", *, n_way=20, n_shot=5, n_query=5, max_epochs=10,
+                 max_time=None, episodes_per_epoch=100, meta_batch_size=1, meta_lr=1e-3,
+                 optimizer=torch.optim.Adam, lr_schedule="cosine", init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
                  verbose=1, random_state=None, **kwargs):
         self._store_init_params(locals())
@@ -83,8 +93,8 @@ class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
         n_support = len(episode.y_support)
         # one pass over support and query: batch norm sees the whole episode
         z = self.encoder_(torch.cat([episode.x_support, episode.x_query]))
-        prototypes = class_means(z[:n_support], episode.y_support, episode.n_way)
-        logits = -squared_euclidean(z[n_support:], prototypes)  # Snell et al., eq. 2
+        logits = prototypical_logits(z[:n_support], episode.y_support, z[n_support:],
+                                     episode.n_way)
         loss = F.cross_entropy(logits, episode.y_query)
         accuracy = (logits.argmax(dim=1) == episode.y_query).float().mean().item()
         return loss, accuracy

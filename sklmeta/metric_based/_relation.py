@@ -1,5 +1,7 @@
 """Relation Networks (Sung et al., 2018)."""
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
@@ -8,7 +10,7 @@ from torch import nn
 from .._docstrings import episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
-from ..encoders import Conv4, output_dim
+from ..encoders import Conv4, build_encoder, output_dim
 from ..utils._validation import check_int, check_option
 from ._distances import class_means
 
@@ -134,11 +136,11 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     ----------
     encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
             default='auto'
-        The embedding module. ``'conv4'`` is the four-block convolutional
-        network; ``encoder__n_pooled_blocks=2`` pools in its first two
-        blocks only, as the paper's embedding does, and keeps 7x7 feature
-        maps on 28x28 images for the convolutional relation module
-        (``encoder__n_blocks=2`` keeps them too, with a shallower network);
+        The embedding module. ``'conv4'`` is the paper's four-block
+        convolutional embedding, pooled in its first two blocks only, which
+        keeps 7x7 feature maps on 28x28 images for the convolutional
+        relation module (``encoder__n_pooled_blocks=4`` pools in all four,
+        as the other learners' ``'conv4'`` does);
         ``'mlp'`` a perceptron for tabular data; ``'auto'`` picks
         ``'conv4'`` for square images of side 16 or more and ``'mlp'``
         otherwise. A class is built with the ``encoder__*`` arguments; an
@@ -155,12 +157,14 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         the ``'conv'`` module, as in the paper, and the embedding width with
         the ``'mlp'`` one, where so narrow a layer often stalls training at
         a constant score.
-    support_pooling : {'sum', 'mean'}, default='sum'
+    support_pooling : {'mean', 'sum'}, default='mean'
         How the support embeddings of a class are pooled into its
-        representation: the paper sums them; their mean keeps the scale the
-        same for any number of shots, so one meta-trained model serves
-        1-shot and 5-shot tasks alike.
-""" + episode_params() + meta_training_params() + """
+        representation: their mean keeps the scale the same for any number
+        of shots, so one meta-trained model serves 1-shot and 5-shot tasks
+        alike; the paper sums them, and trains one model per shot count (a
+        model meta-trained with sums on 1-shot episodes fails on 5-shot
+        tasks).
+""" + episode_params(n_way=20, n_shot=1, n_query=5) + meta_training_params() + """
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -190,7 +194,11 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     The first layer of the relation module is linear in the concatenated
     pair, so it is evaluated once per query and once per class, then summed
     pairwise: the same result as concatenating, far cheaper. Without
-    ``meta_fit`` the relation module is untrained and scores at random.
+    ``meta_fit`` the relation module is untrained, so ``fit`` alone
+    classifies by the nearest class mean in the (untrained) embedding.
+
+    What these defaults reach on Omniglot in a given time is listed under
+    :ref:`defaults-table`.
 
     References
     ----------
@@ -214,11 +222,11 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     _adapted_attributes = ("classes_", "class_features_")
 
     def __init__(self, encoder="auto", *, relation_module="auto",
-                 relation_hidden_size=None, support_pooling="sum", n_way=5, n_shot=5,
-                 n_query=15, max_epochs=10, max_time=None, episodes_per_epoch=100, meta_batch_size=1,
-                 meta_lr=1e-3, optimizer=torch.optim.Adam, lr_schedule=None,
-                 init_from=None, callbacks=None, n_val_episodes=100, warm_start=False,
-                 device="auto", verbose=1, random_state=None, **kwargs):
+                 relation_hidden_size=None, support_pooling="mean", n_way=20, n_shot=1,
+                 n_query=5, max_epochs=10, max_time=None, episodes_per_epoch=100,
+                 meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
+                 lr_schedule=None, init_from=None, callbacks=None, n_val_episodes=100,
+                 warm_start=False, device="auto", verbose=1, random_state=None, **kwargs):
         self._store_init_params(locals())
 
     def _validate_params(self):
@@ -233,6 +241,12 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     def module_(self):
         """Encoder and relation module together: every meta-learned parameter."""
         return nn.ModuleDict({"encoder": self.encoder_, "relation": self.relation_})
+
+    def _build_encoder(self, n_features, device):
+        # the paper's embedding pools in its first two blocks only
+        conv = functools.partial(Conv4, n_pooled_blocks=2)
+        params = self._routed_params("encoder__")
+        return build_encoder(self.encoder, n_features, params, conv=conv).to(device)
 
     def _initialize_modules(self, n_features, device):
         self.encoder_ = self._build_encoder(n_features, device)
@@ -272,12 +286,19 @@ class RelationNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     def _adapt(self, X, y):
         # pooled in float64, so the order of the support rows cannot change the sum
         z = embed_in_chunks(self.encoder_, X).double()
-        self.class_features_ = self._class_features(z, y, len(self.classes_)).float()
+        if self._is_meta_fitted():
+            features = self._class_features(z, y, len(self.classes_))
+        else:
+            features = class_means(z, y, len(self.classes_))
+        self.class_features_ = features.float()
 
     @torch.no_grad()
     def _forward_adapted(self, X):
-        self.relation_.eval()
         z = embed_in_chunks(self.encoder_, X)
+        if not self._is_meta_fitted():
+            # an untrained relation module scores at random: nearest class mean
+            return -torch.cdist(z.double(), self.class_features_.double()).pow(2)
+        self.relation_.eval()
         logits = [self.relation_(chunk, self.class_features_) for chunk in z.split(_PAIR_CHUNK)]
         # log relation scores: their softmax is the scores divided by their sum
         return F.logsigmoid(torch.cat(logits).double())
