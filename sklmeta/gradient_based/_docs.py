@@ -7,6 +7,13 @@ __all__ = [
     "REPTILE_OPTIMIZER", "REPTILE_PARAMS", "REPTILE_REFERENCES",
 ]
 
+_ADAPTED = """    adapted_params_ : dict of str to torch.Tensor
+        The weights after adaptation to the task given to ``fit``.
+    batch_stats_ : dict of str to torch.Tensor
+        Batch-norm mean and variance of that task's support set, under the
+        adapted weights (empty without batch norm).
+"""
+
 MAML_PARAMS = """
     Parameters
     ----------
@@ -74,12 +81,9 @@ MAML_PARAMS = """
         with ``learn_inner_lr``, ``inner_lrs``. ``fit`` never changes it.
     encoder_ : torch.nn.Module
         The body, ``network_.body``.
-    adapted_params_ : dict of str to torch.Tensor
-        The weights after adaptation to the task given to ``fit``.
-    batch_stats_ : dict of str to torch.Tensor
-        Batch-norm mean and variance of that task's support set, under the
-        adapted weights (empty without batch norm).
-{fitted_doc}"""
+{adapted_doc}{fitted_doc}"""
+
+MAML_PARAMS = MAML_PARAMS.replace("{adapted_doc}", _ADAPTED)
 
 MAML_FITTED = fitted_attributes(
     "``train_loss`` and ``train_acc`` (query loss and accuracy after the inner loop)")
@@ -168,12 +172,9 @@ REPTILE_PARAMS = """
         ``fit`` never changes it.
     inner_step_count_ : int
         Inner Adam steps behind ``inner_moments_``, for its bias correction.
-    adapted_params_ : dict of str to torch.Tensor
-        The weights after adaptation to the task given to ``fit``.
-    batch_stats_ : dict of str to torch.Tensor
-        Batch-norm mean and variance of that task's support set, under the
-        adapted weights (empty without batch norm).
-{fitted_doc}"""
+{adapted_doc}{fitted_doc}"""
+
+REPTILE_PARAMS = REPTILE_PARAMS.replace("{adapted_doc}", _ADAPTED)
 
 REPTILE_FITTED = fitted_attributes(
     "``train_loss`` and ``train_acc`` (of the last inner step's minibatch, before that step)")
