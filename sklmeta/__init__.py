@@ -27,6 +27,7 @@ from .model_selection import (
     meta_cross_validate,
     train_test_class_split,
 )
+from ._safe_io import load_estimator, save_estimator
 from .pipeline import MetaPipeline, make_meta_pipeline
 from .tasks import Episode, EpisodeSampler, Task
 from .transformers import EncoderTransformer
@@ -53,8 +54,10 @@ __all__ = [
     "SiameseClassifier",
     "Task",
     "evaluate_episodes",
+    "load_estimator",
     "make_meta_pipeline",
     "meta_cross_validate",
     "pretrain_encoder",
+    "save_estimator",
     "train_test_class_split",
 ]

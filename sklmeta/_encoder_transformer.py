@@ -5,14 +5,13 @@ import copy
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._persistence import TorchPicklingMixin
 from ._torch import resolve_device, seeded, to_numpy, to_tensor
 from .base import BaseMetaEstimator
 from .encoders import build_encoder, output_dim
-from .utils._validation import check_int
+from .utils._validation import check_int, check_seed, validate_inputs
 
 __all__ = ["EncoderTransformer"]
 
@@ -121,6 +120,7 @@ class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
                 f"feature_prefix must be a str, got {self.feature_prefix!r}."
             )
         check_int(self.batch_size, "batch_size", min_value=1)
+        check_seed(self.random_state)
         return resolve_device(self.device)
 
     def _is_meta_fitted(self):
@@ -181,12 +181,12 @@ class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
         """
         device = self._validate_params()
         if self._is_meta_fitted():
-            validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+            validate_inputs(self, X, reset=False)
             self.encoder_ = self.encoder_.to(device).eval()
             return self
         for key in ("encoder_", "n_features_out_", "feature_names_in_"):
             self.__dict__.pop(key, None)
-        X = validate_data(self, X, dtype=[np.float32, np.float64])
+        X = validate_inputs(self, X, reset=True)
         n_features = X.shape[1]
         encoder = self._resolve_encoder(n_features)
         self.encoder_ = encoder.to(device).eval()
@@ -211,7 +211,7 @@ class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
             source = source.encoder
         else:
             params = {}
-        seed = check_random_state(self.random_state).randint(2**31 - 1)
+        seed = check_seed(self.random_state).randint(2**31 - 1)
         with seeded(seed):
             return build_encoder(source, n_features, params)
 
@@ -230,7 +230,7 @@ class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         device = resolve_device(self.device)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_inputs(self, X, reset=False)
         self.encoder_ = self.encoder_.to(device).eval()
         with torch.no_grad():
             out = [
@@ -239,7 +239,14 @@ class EncoderTransformer(TorchPicklingMixin, TransformerMixin, BaseEstimator):
             ]
         if not out:
             return np.empty((0, self.n_features_out_), dtype=X.dtype)
-        return np.concatenate(out).astype(X.dtype, copy=False)
+        out = np.concatenate(out)
+        if not np.isfinite(out).all():
+            raise ValueError(
+                "the encoder's outputs for some rows of X are not finite: X (largest "
+                f"magnitude {np.abs(X).max():.3g}) is on a scale that overflows float32 "
+                "arithmetic in the network; standardise it."
+            )
+        return out.astype(X.dtype, copy=False)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the embedding dimensions: ``feature_prefix`` plus index.

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_X_y
 
 from ._torch import to_tensor
 from .tasks import EpisodeSampler, _ClassIndex, check_tasks
+from .utils._validation import check_float32_range, check_label_types
 
 __all__ = [
     "EpisodeTensors",
@@ -82,9 +83,16 @@ class PoolEpisodes:
         self.y_query = labels.repeat_interleave(n_query)
 
     def seed(self, seed):
-        """Start drawing from ``random_state``, or else from ``seed``."""
-        state = self.random_state if self.random_state is not None else int(seed)
-        self.rng = check_random_state(state)
+        """Start drawing from ``seed``, combined with ``random_state`` when it
+        is an int; a RandomState instance is drawn from as it is."""
+        state = self.random_state
+        if state is None:
+            self.rng = check_random_state(int(seed))
+        elif isinstance(state, numbers.Integral):
+            sequence = np.random.SeedSequence([int(state), int(seed)])
+            self.rng = np.random.RandomState(sequence.generate_state(1)[0])
+        elif self.rng is None:
+            self.rng = check_random_state(state)
 
     def map_inputs(self, transform):
         """Replace the pool's inputs by ``transform`` of them, so that later
@@ -154,6 +162,7 @@ def task_to_tensors(task, device, classify, n_features):
     if task.y_query is None:
         raise ValueError("meta-training tasks need a query set (X_query, y_query).")
     if classify:
+        check_label_types(np.concatenate([task.y_support, task.y_query]), "a task's labels")
         classes, y_support = np.unique(task.y_support, return_inverse=True)
         y_query = np.searchsorted(classes, task.y_query)
         y_query = np.clip(y_query, 0, len(classes) - 1)
@@ -176,9 +185,14 @@ def task_to_tensors(task, device, classify, n_features):
 
 
 class FamilyEpisodes:
-    """Episode tensors of a task family (see the module docstring)."""
+    """Episode tensors of a task family (see the module docstring).
+
+    A family's generator is started once per ``meta_fit`` call, not once
+    per epoch: it may draw its tasks in large blocks.
+    """
 
     feature_names = None
+    reseed_per_epoch = False
 
     def __init__(self, family, device, classify):
         self.family = family
@@ -230,6 +244,7 @@ class MetaBatches:
         self.batch_size = batch_size
         self.n_features = episodes.n_features
         self.feature_names = episodes.feature_names
+        self.reseed_per_epoch = getattr(episodes, "reseed_per_epoch", True)
 
     def seed(self, seed):
         self.episodes.seed(seed)
@@ -237,12 +252,17 @@ class MetaBatches:
     def __len__(self):
         return -(-self.n_episodes // self.batch_size)
 
-    def epoch(self):
+    def epoch(self, skip=0):
+        """The epoch's meta-batches; the first ``skip`` are drawn, not given
+        (to resume an epoch where it stopped)."""
         remaining = self.n_episodes
+        position = 0
         while remaining > 0:
             batch = [self.episodes.draw() for _ in range(min(self.batch_size, remaining))]
             remaining -= len(batch)
-            yield batch
+            position += 1
+            if position > skip:
+                yield batch
 
 
 def episode_source(X, y, device, *, classify, n_way, n_shot, n_query, name):
@@ -268,9 +288,14 @@ def check_pool(X, y, name, classify):
     """Validate a labelled pool for meta-training; returns numpy arrays."""
     if y is None:
         raise ValueError(f"{name} is a labelled pool, so y is required.")
+    if classify:
+        check_label_types(y, "y")
     X, y = check_X_y(X, y, dtype=[np.float32, np.float64], y_numeric=not classify)
+    check_float32_range(X, name)
     if classify:
         check_classification_targets(y)
+    else:
+        check_float32_range(y, "y")
     return X, y
 
 

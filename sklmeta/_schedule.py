@@ -85,6 +85,15 @@ class ProgressSchedule:
             return 0.5 * (1.0 + math.cos(math.pi * share))
         return 1.0 - share
 
+    def state_dict(self):
+        """The progress reached, for a snapshot to roll back to."""
+        return {"progress": self.progress}
+
+    def load_state_dict(self, state):
+        """Return to a progress saved by :meth:`state_dict` (the optimizer's
+        rates are restored with the optimizer's own state)."""
+        self.progress = float(state["progress"])
+
     def set_progress(self, progress):
         """Set every parameter group's rate for ``progress`` epochs."""
         self.progress = max(self.progress, float(progress))

@@ -30,20 +30,30 @@ start from another estimator) and ``_named_meta_parameters``.
 
 import copy
 import inspect
+import warnings
 from abc import ABCMeta, abstractmethod
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EpochTimer, LRScheduler, PrintLog, ProgressBar
 from skorch.history import History
 
 from ._episodes import MetaBatches, episode_source, split_validation
 from ._outputs import ClassifierOutputMixin, RegressorOutputMixin
 from ._persistence import PersistenceMixin
+from ._safeguards import (
+    Diverged,
+    describe_rate,
+    LossWatch,
+    TrainingSnapshot,
+    all_finite,
+    derive_seed,
+    reseed_torch,
+)
 from ._schedule import (
     MetaTrainingClock,
     ProgressSchedule,
@@ -54,7 +64,14 @@ from ._schedule import (
 )
 from ._torch import PREDICT_CHUNK, resolve_device, seeded, to_tensor
 from .encoders import build_encoder
-from .utils._validation import check_bool, check_float, check_int
+from .exceptions import DivergenceError, MetaTrainingDiverged, MetaTrainingInterrupted
+from .utils._validation import (
+    check_bool,
+    check_float,
+    check_int,
+    check_seed,
+    validate_inputs,
+)
 
 __all__ = ["BaseMetaEstimator", "ClassifierOutputMixin", "RegressorOutputMixin"]
 
@@ -95,6 +112,9 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     _adapted_attributes = ("n_features_in_",)
     # Whether ``_forward_adapted`` returns probabilities rather than logits.
     _outputs_proba = False
+    # The parameter whose value sets the adaptation's step size, if any:
+    # named when adaptation diverges.
+    _adaptation_rate_param = None
     # Whether ``fit`` without ``meta_fit`` scores poorly (scikit-learn's tag),
     # e.g. a few gradient steps from random weights.
     _poor_score_untrained = False
@@ -208,6 +228,7 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         check_int(self.n_val_episodes, "n_val_episodes", min_value=1)
         check_float(self.meta_lr, "meta_lr", min_value=0.0, strict_min=True)
         check_bool(self.warm_start, "warm_start")
+        check_seed(self.random_state)
         check_lr_schedule(self.lr_schedule)
         if not isinstance(self.verbose, bool):
             check_int(self.verbose, "verbose", min_value=0)
@@ -275,7 +296,7 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _drop_adaptation(self):
         """Forget the adaptation to a task, keeping the meta-learned state."""
-        keep = set(self._meta_attributes) | {"optimizer_", "callbacks_"}
+        keep = set(self._meta_attributes) | {"optimizer_", "lr_scheduler_", "callbacks_"}
         for key in list(vars(self)):
             fitted = key.endswith("_") and not key.startswith("_") and "__" not in key
             if fitted and key not in keep:
@@ -374,12 +395,12 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 )
 
         warm = bool(self.warm_start) and self._is_meta_fitted()
-        rng = check_random_state(self.random_state)
-        if warm:
-            # a continued run must not replay the episodes of the earlier ones
-            rng.randint(2**31 - 1, size=4 * len(self.history_))
+        rng = check_seed(self.random_state)
+        # episodes and random numbers are seeded per batch from these and the
+        # batch's epoch and position, so a continued run never replays earlier
+        # epochs and an interrupted one resumes where it stopped
         init_seed, train_seed, sample_seed, val_seed = rng.randint(2**31 - 1, size=4)
-        stream.seed(sample_seed)
+        before = self._fitted_state_copy() if warm else None
         if warm:
             self._check_warm_start(stream)
             self._drop_adaptation()
@@ -415,9 +436,23 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         schedule = self.lr_scheduler_
         start = schedule.progress if isinstance(schedule, ProgressSchedule) else 0.0
         clock = MetaTrainingClock(self.max_epochs, self.max_time, start)
-        with seeded(train_seed, device):
-            self._meta_fit_loop(stream, val_episodes, clock)
+        seeds = _RunSeeds(train_seed, sample_seed, device)
+        try:
+            with seeded(train_seed, device):
+                self._meta_fit_loop(stream, val_episodes, clock, seeds)
+        except BaseException:
+            # a fault (not an interrupt, handled in the loop) leaves the
+            # estimator as it was before the call, or plainly not meta-fitted
+            self._drop_fitted_state()
+            if before is not None:
+                vars(self).update(before)
+            raise
         return self
+
+    def _fitted_state_copy(self):
+        """A deep copy of every fitted attribute, to return to after a fault."""
+        return copy.deepcopy({key: value for key, value in vars(self).items()
+                              if _is_fitted_name(key)})
 
     def _training_stream(self, X, y, device):
         """Where meta-training batches come from: ``n_features``,
@@ -471,6 +506,15 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, copy.deepcopy(getattr(source, name)))
         self._move_to(device)
 
+    def _module_from_state(self, name, state):
+        """An empty module of attribute ``name`` to load ``state`` into, for
+        :func:`~sklmeta.load_estimator`, when ``_initialize_modules`` does
+        not build it (a head sized by the classes, say)."""
+        raise ValueError(
+            f"{type(self).__name__} does not rebuild its attribute {name!r} from a "
+            "saved file."
+        )
+
     def _build_encoder(self, n_features, device):
         """The ``encoder`` parameter built (with ``encoder__*``) on ``device``."""
         encoder = build_encoder(self.encoder, n_features, self._routed_params("encoder__"))
@@ -513,19 +557,49 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         for cb in self.callbacks_:
             getattr(cb, method)(self, **kwargs)
 
-    def _meta_fit_loop(self, stream, val_episodes, clock):
+    def _meta_fit_loop(self, stream, val_episodes, clock, seeds):
         """Epochs of batches, then validation, the schedule and callbacks,
-        until ``max_epochs`` or the ``max_time`` budget ends the run."""
+        until ``max_epochs`` or the ``max_time`` budget ends the run.
+
+        Ctrl-C keeps everything learned: the unfinished epoch is recorded
+        with ``interrupted=True`` and a warm start finishes it. A diverging
+        loss rolls the weights back to the start of its epoch.
+        """
         module = self.module_
         history = self.history_
+        watch = LossWatch(classify=is_classifier(self))
+        completed = 0  # epochs completed in this call
+        snapshot = None
         self._notify("on_train_begin", X=None, y=None)
         try:
             for epoch in range(self.max_epochs):
-                history.new_epoch()
-                history.record("epoch", len(history))
+                skip = 0
+                if history and history[-1].get("interrupted"):
+                    # finish the epoch an interrupt cut short
+                    skip = len(history[-1]["batches"])
+                    del history[-1]["interrupted"]
+                else:
+                    history.new_epoch()
+                    history.record("epoch", len(history))
+                # a loss gone bad in an epoch's first batch may come from the
+                # previous epoch's last step: keep the start of both
+                earlier, snapshot = snapshot, TrainingSnapshot(self)
                 self._notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
                 module.train()
-                self._run_epoch(stream, clock, epoch)
+                try:
+                    self._run_epoch(stream, clock, epoch, seeds, skip, watch)
+                    if not all_finite(p for _, p in self._named_meta_parameters()):
+                        raise Diverged(float("nan"), len(history[-1]["batches"]) - 1)
+                except Diverged as diverged:
+                    where = len(history)
+                    history.pop()
+                    if diverged.batch == 0 and earlier is not None:
+                        snapshot = earlier
+                        history.pop()
+                        completed -= 1
+                    snapshot.restore(self)
+                    self._report_divergence(diverged, where, completed)
+                    break
                 if val_episodes is not None:
                     module.eval()
                     scores = [self._validation_score(ep) for ep in val_episodes]
@@ -535,46 +609,102 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 if self.lr_scheduler_ is not None:
                     history.record("lr", current_lr(self.optimizer_))
                     step_lr_scheduler(self.lr_scheduler_, history, clock.progress(epoch + 1))
+                completed += 1
                 out_of_time = clock.out_of_time()
                 if out_of_time:
                     history.record("stopped_by", "max_time")
-                self._notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+                try:
+                    self._notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+                except KeyboardInterrupt:
+                    # how skorch's EarlyStopping ends a run: the epoch is whole
+                    history.record("stopped_by", "callback")
+                    break
                 if out_of_time:
                     if self.verbose:
                         print(f"Stopping: max_time={self.max_time:g} s spent after "
                               f"{len(history)} epochs.")
                     break
         except KeyboardInterrupt:
-            # Ctrl-C, or a callback such as EarlyStopping: keep what was learned
-            if history and "train_loss" not in history[-1]:
-                history.pop()
-        module.eval()
+            self._record_interruption()
+        finally:
+            module.eval()
         self._notify("on_train_end", X=None, y=None)
 
-    def _run_epoch(self, stream, clock, epoch):
+    def _record_interruption(self):
+        """Keep an interrupted epoch's finished batches, marked as such."""
+        history = self.history_
+        if history:
+            batches = history[-1]["batches"]
+            while batches and "train_loss" not in batches[-1]:
+                batches.pop()  # a batch cut short left no trace in the weights
+        if history and "train_loss" not in history[-1] and not history[-1]["batches"]:
+            history.pop()  # nothing of the epoch ran
+            done = "at the end of an epoch"
+        elif history:
+            self._record_train_epoch()
+            history.record("interrupted", True)
+            done = (f"in epoch {len(history)} after {len(history[-1]['batches'])} "
+                    "batches, recorded in history_ with interrupted=True")
+        else:
+            done = "before the first batch"
+        warnings.warn(
+            f"{type(self).__name__}: meta-training interrupted {done}. What was learned "
+            "is kept; set_params(warm_start=True) and meta_fit again to continue.",
+            MetaTrainingInterrupted, stacklevel=4,
+        )
+
+    def _report_divergence(self, diverged, epoch, completed):
+        """Warn, or raise when nothing of this call's training survives."""
+        rate = f"meta_lr={self.meta_lr:g}"
+        message = (
+            f"{type(self).__name__}: meta-training diverged in epoch {epoch} "
+            f"({diverged}). Likely cause: a learning rate too high ({rate}), or "
+            "inputs on a scale that overflows float32 arithmetic (standardise them)."
+        )
+        if completed == 0 and len(self.history_) == 0:
+            raise DivergenceError(message + " Nothing was learned; the estimator is "
+                                  "not meta-fitted.")
+        if self.history_:
+            self.history_.record("stopped_by", "diverged")
+        warnings.warn(message + f" The weights are those after epoch {len(self.history_)}, "
+                      "the last one recorded in history_.", MetaTrainingDiverged, stacklevel=4)
+
+    def _run_epoch(self, stream, clock, epoch, seeds=None, skip=0, watch=None):
         history = self.history_
         timed = isinstance(self.lr_scheduler_, ProgressSchedule) and clock.max_time
         n_batches = len(stream)
-        losses, accuracies, sizes = [], [], []
-        for i, batch in enumerate(stream.epoch()):
+        index = len(history) - 1  # the epoch's position over all runs
+        if seeds is not None and (epoch == 0 or getattr(stream, "reseed_per_epoch", True)):
+            stream.seed(derive_seed(seeds.sample, index))
+        batches = stream.epoch(skip=skip) if skip else stream.epoch()
+        for i, batch in enumerate(batches, start=skip):
             # learners that change phase during meta-training read this share
             self._run_share = clock.share(epoch + i / n_batches)
+            if seeds is not None:
+                reseed_torch(derive_seed(seeds.train, index, i), seeds.device)
             history.new_batch()
             self._notify("on_batch_begin", batch=batch, training=True)
-            loss, accuracy = self._train_step(batch)
+            loss, accuracy = self._train_step(batch, watch, i)
             history.record_batch("train_loss", loss)
             history.record_batch("train_acc", accuracy)
             history.record_batch("train_batch_size", len(batch))
             self._notify("on_batch_end", batch=batch, training=True)
-            losses.append(loss)
-            accuracies.append(accuracy)
-            sizes.append(len(batch))
             if clock.out_of_time():
                 break
             if timed:
                 # a time budget may end the run mid-plan: follow it batch by batch
                 self.lr_scheduler_.set_progress(clock.progress(epoch + (i + 1) / n_batches))
-        self._record_epoch("train", losses, accuracies, sizes)
+        self._record_train_epoch()
+
+    def _record_train_epoch(self):
+        """The epoch's training loss and accuracy, from its batches."""
+        batches = [b for b in self.history_[-1]["batches"] if "train_loss" in b]
+        if not batches:
+            return
+        self._record_epoch(
+            "train", [b["train_loss"] for b in batches], [b["train_acc"] for b in batches],
+            [b["train_batch_size"] for b in batches],
+        )
 
     def _record_epoch(self, prefix, losses, accuracies, sizes):
         history = self.history_
@@ -587,11 +717,14 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         history.record(f"{prefix}_acc", accuracy)
         history.record(f"{prefix}_acc_best", bool(accuracy > max(earlier_acc, default=-np.inf)))
 
-    def _train_step(self, batch):
+    def _train_step(self, batch, watch=None, index=0):
         """One meta-update: gradients, the ``on_grad_computed`` callbacks, the
-        optimizer step. Returns the batch's mean loss and accuracy."""
+        optimizer step. Returns the batch's mean loss and accuracy; a loss
+        that is not finite or explodes stops before the step."""
         self.optimizer_.zero_grad(set_to_none=True)
         loss, accuracy = self._compute_meta_gradient(batch)
+        if watch is not None:
+            watch.check(loss, index)
         self._notify(
             "on_grad_computed", named_parameters=self._named_meta_parameters(),
             X=None, y=None, training=True,
@@ -657,8 +790,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             self._move_to(device)
         else:
             self._drop_fitted_state()
-        X, y = validate_data(self, X, y, reset=not meta_fitted, dtype=[np.float32, np.float64])
-        rng = check_random_state(self.random_state)
+        X, y = validate_inputs(self, X, y, reset=not meta_fitted)
+        rng = check_seed(self.random_state)
         init_seed, adapt_seed = rng.randint(2**31 - 1, size=2)
         if not meta_fitted:
             with seeded(init_seed, device):
@@ -671,7 +804,35 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             target = to_tensor(y, device)
         with seeded(adapt_seed, device):
             self._adapt(to_tensor(X, device), target)
+        self._check_adapted_state(meta_fitted)
         return self
+
+    def _check_adapted_state(self, meta_fitted):
+        """Raise, leaving no adaptation behind, if it holds non-finite values."""
+        keep = set(self._meta_attributes) | {"optimizer_", "lr_scheduler_", "callbacks_"}
+        tensors = []
+        for key, value in vars(self).items():
+            if not _is_fitted_name(key) or (meta_fitted and key in keep):
+                continue
+            if isinstance(value, torch.nn.Module):
+                tensors += list(value.state_dict().values())
+            elif isinstance(value, torch.Tensor):
+                tensors.append(value)
+            elif isinstance(value, dict):
+                tensors += [v for v in value.values() if isinstance(v, torch.Tensor)]
+        if all_finite(tensors):
+            return
+        if meta_fitted:
+            self._drop_adaptation()
+        else:
+            self._drop_fitted_state()
+        rate = self._adaptation_rate_param
+        cause = f"a learning rate too high: {describe_rate(self)}, or " if rate else ""
+        raise DivergenceError(
+            f"{type(self).__name__}: adapting to the support set gave values that are "
+            f"not finite. Likely cause: {cause}inputs on a scale that overflows float32 "
+            "arithmetic (standardise them). The estimator is not adapted."
+        )
 
 
     def _predict_output(self, X):
@@ -679,10 +840,18 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         device = resolve_device(self.device)
         self._move_to(device)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_inputs(self, X, reset=False)
         X = to_tensor(X, device)
         outputs = [self._forward_adapted(chunk) for chunk in self._prediction_chunks(X)]
-        return torch.cat(outputs) if outputs else torch.empty(0)
+        outputs = torch.cat(outputs) if outputs else torch.empty(0)
+        if not bool(torch.isfinite(outputs).all()):
+            raise ValueError(
+                f"{type(self).__name__}'s outputs for some rows of X are not finite: "
+                f"X (largest magnitude {float(X.abs().max()):.3g}) is on a scale that "
+                "overflows float32 arithmetic in the network; standardise it as the "
+                "support set was."
+            )
+        return outputs
 
     def _prediction_chunks(self, X):
         """The parts of ``X`` passed one at a time to ``_forward_adapted``."""
@@ -702,6 +871,18 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _forward_adapted(self, X):
         """Output of the adapted learner for a chunk of query tensors."""
+
+
+class _RunSeeds(NamedTuple):
+    """The seeds of a meta-training call: torch's, the episodes', the device."""
+
+    train: int
+    sample: int
+    device: object
+
+
+def _is_fitted_name(name):
+    return name.endswith("_") and not name.startswith("_") and "__" not in name
 
 
 class _Missing:

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, column_or_1d
 
-from .utils._validation import check_int
+from .utils._validation import check_float32_range, check_int, check_label_types
 
 __all__ = ["Episode", "EpisodeSampler", "Task", "check_tasks"]
 
@@ -50,7 +50,8 @@ class Task:
 
     def __post_init__(self):
         X_support = check_array(self.X_support, dtype=None, input_name="X_support")
-        y_support = column_or_1d(np.asarray(self.y_support), warn=False)
+        y_support = _check_targets(self.y_support, "y_support")
+        check_float32_range(X_support, "X_support")
         if len(y_support) != len(X_support):
             raise ValueError(
                 f"X_support has {len(X_support)} samples but y_support has "
@@ -62,7 +63,8 @@ class Task:
         object.__setattr__(self, "y_support", y_support)
         if self.X_query is not None:
             X_query = check_array(self.X_query, dtype=None, input_name="X_query")
-            y_query = column_or_1d(np.asarray(self.y_query), warn=False)
+            y_query = _check_targets(self.y_query, "y_query")
+            check_float32_range(X_query, "X_query")
             if len(y_query) != len(X_query):
                 raise ValueError(
                     f"X_query has {len(X_query)} samples but y_query has "
@@ -90,6 +92,17 @@ class Task:
     def n_features(self):
         """Number of input features."""
         return self.X_support.shape[1]
+
+
+def _check_targets(y, name):
+    """Labels or targets of a task as a 1-d array: one type of label, and
+    numbers finite and within float32's range."""
+    y = column_or_1d(np.asarray(y), warn=False)
+    check_label_types(y, name)
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    check_float32_range(y, name)
+    return y
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +157,9 @@ class EpisodeSampler:
     n_episodes : int or None, default=None
         Episodes per iteration; None draws without end.
     random_state : int, RandomState instance or None, default=None
-        Seed of the episode draws.
+        Seed of the episode draws. When the sampler is given to
+        ``meta_fit``, an int is combined with the learner's seed and the
+        epoch, so that each epoch draws new episodes.
 
     Raises
     ------
@@ -176,6 +191,7 @@ class EpisodeSampler:
     ):
         self.X = check_array(X, dtype=None, allow_nd=True, input_name="X")
         self.y = column_or_1d(np.asarray(y), warn=True)
+        check_label_types(self.y, "y")
         if len(self.y) != len(self.X):
             raise ValueError(f"X has {len(self.X)} samples but y has {len(self.y)}.")
         self.n_way = n_way

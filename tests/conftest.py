@@ -19,6 +19,32 @@ def make_few_shot_blobs(n_classes=30, per_class=20, n_informative=4, n_noise=8, 
     return np.hstack([signal, noise]).astype(np.float32), y
 
 
+def small_learners(n_way=3, **overrides):
+    """One small, fast instance of every learner, classifiers then the two
+    regressors; ``overrides`` maps a class name to extra parameters."""
+    import sklmeta
+
+    small = dict(max_epochs=1, verbose=0, random_state=0, device="cpu")
+    episodes = dict(n_way=n_way, n_shot=2, n_query=2, episodes_per_epoch=4)
+    meta_batches = dict(meta_batch_size=2)
+    specs = {
+        "ProtoNetClassifier": episodes, "MatchingNetClassifier": episodes,
+        "RelationNetClassifier": episodes, "SiameseClassifier": episodes,
+        "MAMLClassifier": {**episodes, **meta_batches},
+        "ReptileClassifier": {**episodes, **meta_batches},
+        "MANNClassifier": {**episodes, **meta_batches, "n_way": max(n_way, 5)},
+        "FineTuneClassifier": {},
+        "MAMLRegressor": {**meta_batches, "episodes_per_epoch": 4},
+        "ReptileRegressor": {**meta_batches, "episodes_per_epoch": 4},
+    }
+    learners = []
+    for name, params in specs.items():
+        encoder = {} if name.endswith("Regressor") else {"encoder": "mlp"}
+        learners.append(getattr(sklmeta, name)(**encoder, **small, **params,
+                                               **overrides.get(name, {})))
+    return learners
+
+
 @pytest.fixture(scope="session")
 def blobs():
     return make_few_shot_blobs()

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
-from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
+from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler
 
 from sklmeta import EpisodeSplit, ProtoNetClassifier, evaluate_episodes
 from sklmeta.exceptions import NotInitializedError
@@ -188,28 +188,6 @@ def test_checkpoint_save_and_load_params(blobs, tmp_path):
     with pytest.raises(NotInitializedError, match="meta_fit"):
         ProtoNetClassifier().save_params(f_params=tmp_path / "x.pt")
     assert issubclass(NotInitializedError, NotFittedError)
-
-
-class InterruptAfter(Callback):
-    def __init__(self, n_batches):
-        self.n_batches = n_batches
-
-    def on_batch_end(self, net, **kwargs):
-        if sum(len(epoch["batches"]) for epoch in net.history) >= self.n_batches:
-            raise KeyboardInterrupt
-
-
-def test_interrupt_keeps_what_was_learned_and_warm_start_continues(blobs):
-    X, y = blobs
-    est = ProtoNetClassifier(**{**FAST, "max_epochs": 5, "callbacks": [InterruptAfter(9)]})
-    est.meta_fit(X, y)
-    assert len(est.history_) == 1  # the unfinished second epoch is dropped
-    est.fit(X, y).predict(X)  # usable after the interrupt
-    est.set_params(callbacks=None, warm_start=True, max_epochs=3)  # state kept
-    weights = [p.clone() for p in est.encoder_.parameters()]
-    est.meta_fit(X, y)
-    assert len(est.history_) == 4
-    assert any(not torch.equal(a, b) for a, b in zip(weights, est.encoder_.parameters()))
 
 
 def test_verbose_shows_progress_and_zero_is_silent(blobs, capsys):

@@ -601,3 +601,21 @@ def test_a_user_module_is_the_body(blobs):
     assert est.encoder_ is not body and isinstance(est.encoder_, torch.nn.Sequential)
     assert not torch.equal(est.encoder_[0].weight, body[0].weight)  # meta-trained copy
     assert est.fit(X[:30], y[:30]).predict(X).shape == (len(X),)
+
+
+def test_checkpointed_inner_steps_give_the_same_meta_training(blobs, monkeypatch):
+    X, y = blobs
+    calls, checkpoint = [], torch.utils.checkpoint.checkpoint
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint",
+                        lambda *args, **kw: calls.append(1) or checkpoint(*args, **kw))
+    params = dict(encoder="mlp", n_way=5, n_shot=2, n_query=3, n_inner_steps=3,
+                  max_epochs=2, episodes_per_epoch=8, meta_batch_size=4,
+                  batch_tasks=False, verbose=0, random_state=0, device="cpu")
+    plain = MAMLClassifier(**params).meta_fit(X, y)
+    assert not calls
+    checkpointed = MAMLClassifier(**params, checkpoint_inner=True).meta_fit(X, y)
+    assert len(calls) >= 2 * 8 * 3  # every inner step of every task
+    for a, b in zip(plain.network_.parameters(), checkpointed.network_.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert plain.history_[:, "train_loss"] == pytest.approx(
+        checkpointed.history_[:, "train_loss"], rel=1e-5)

@@ -198,7 +198,7 @@ def test_meta_training_learns_to_bind_labels_in_memory(easy_blobs):
     params = dict(encoder=torch.nn.LayerNorm(X.shape[1]), controller_size=32, n_slots=16,
                   slot_size=8, n_heads=2, n_way=2, n_shot=2, n_query=2, verbose=0,
                   random_state=0, device="cpu")
-    clf = MANNClassifier(**params, encoder_training="joint", max_epochs=6,
+    clf = MANNClassifier(**params, encoder_training="joint", max_epochs=12,
                          episodes_per_epoch=160, meta_batch_size=8, meta_lr=1e-2)
     clf.meta_fit(X[y < 30], y[y < 30])
     untrained = MANNClassifier(**params)

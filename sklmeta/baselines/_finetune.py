@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .._docstrings import fitted_attributes, meta_training_params
 from .._episodes import check_pool, feature_names
 from .._torch import to_tensor
+from .._safeguards import check_adaptation_loss
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
 from ._heads import MinibatchStream, make_head
@@ -119,6 +120,7 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
     array([...])
     """
 
+    _adaptation_rate_param = "adapt_lr"
     _adaptation_params = BaseMetaEstimator._adaptation_params | {
         "n_adapt_steps", "adapt_lr", "finetune_encoder", "n_way", "n_shot", "n_query",
     }
@@ -191,6 +193,14 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
     def _initialize_modules(self, n_features, device):
         self.encoder_ = self._build_encoder(n_features, device)
 
+    def _module_from_state(self, name, state):
+        if name in ("pretrain_head_", "head_"):
+            n_classes, dim = state["weight"].shape
+            return make_head(self.head, dim, n_classes, self.cosine_scale)
+        if name == "adapted_encoder_":
+            return copy.deepcopy(self.encoder_)
+        return super()._module_from_state(name, state)
+
     def _initialize_meta_training(self, stream, device):
         dim = output_dim(self.encoder_, stream.n_features, device)
         self.pretrain_head_ = make_head(
@@ -245,12 +255,19 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
                 p.requires_grad_(True)
             params += list(encoder.parameters())
         optimizer = torch.optim.Adam(params, lr=self.adapt_lr)
+        losses = []
         with torch.enable_grad():
             for _ in range(self.n_adapt_steps):
                 optimizer.zero_grad(set_to_none=True)
                 features = encoder(X) if self.finetune_encoder else z
-                F.cross_entropy(head(features), y).backward()
+                loss = F.cross_entropy(head(features), y)
+                loss.backward()
                 optimizer.step()
+                losses.append(loss.detach())
+        if losses:
+            with torch.no_grad():
+                final = F.cross_entropy(head(encoder(X) if self.finetune_encoder else z), y)
+            check_adaptation_loss(self, losses[0], final, self.n_adapt_steps)
         self.head_ = head.eval()
         if self.finetune_encoder:
             self.adapted_encoder_ = encoder.eval()
@@ -279,6 +296,11 @@ class _Pretraining:
     def __init__(self, X, y, batch_size, device, names):
         check_classification_targets(y)
         self.classes, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes) < 2:
+            raise ValueError(
+                "FineTuneClassifier pretrains a classifier over the classes of the "
+                f"pool, so y needs at least 2 classes; got only {self.classes[0]!r}."
+            )
         self.X = to_tensor(X, device)
         self.y = torch.as_tensor(encoded, dtype=torch.long, device=device)
         self.batch_size = batch_size
@@ -292,5 +314,6 @@ class _Pretraining:
     def __len__(self):
         return -(-len(self.y) // self.batch_size)
 
-    def epoch(self):
-        return (_Minibatch(x, y) for x, y in self.minibatches.epoch())
+    def epoch(self, skip=0):
+        minibatches = self.minibatches.epoch()
+        return (_Minibatch(x, y) for i, (x, y) in enumerate(minibatches) if i >= skip)

@@ -4,6 +4,7 @@ import torch
 from sklearn.base import is_classifier
 
 from .._episodes import episode_source
+from .._safeguards import AdaptationGuard
 from ..base import BaseMetaEstimator
 from ..encoders import build_encoder, output_dim
 from ..utils._validation import check_bool, check_float, check_int
@@ -23,13 +24,16 @@ __all__ = ["GradientMetaEstimator"]
 class GradientMetaEstimator(BaseMetaEstimator):
     """Base of the gradient-based learners; not meant to be used directly.
 
-    Subclasses define ``_adapt_params(params, X, y)`` (adaptation of a dict
-    of weights to a support set) and ``_compute_meta_gradient``.
+    Subclasses define ``_adapt_params(params, X, y, guard=None)``
+    (adaptation of a dict of weights to a support set, stopped by the
+    :class:`~sklmeta._safeguards.AdaptationGuard` when its loss diverges)
+    and ``_compute_meta_gradient``.
     """
 
     _adaptation_params = BaseMetaEstimator._adaptation_params | {
         "n_adapt_steps", "adapt_lr", "batch_tasks", "transductive",
     }
+    _adaptation_rate_param = "adapt_lr"
     _meta_attributes = ("network_", "history_", "n_features_in_", "feature_names_in_")
     # without meta-training, fit is a few gradient steps from random weights
     _poor_score_untrained = True
@@ -168,8 +172,10 @@ class GradientMetaEstimator(BaseMetaEstimator):
         network = self.network_
         n_outputs = len(self.classes_) if self._is_classifier() else 1
         params = network.task_params(n_outputs, detach=True)
+        guard = AdaptationGuard()
         with torch.enable_grad():
-            params = self._adapt_params(params, X, y)
+            params = self._adapt_params(params, X, y, guard)
+        guard.warn(self, self.n_adapt_steps)
         params = {k: v.detach() for k, v in params.items()}
         stats = []
         with torch.no_grad():

@@ -49,6 +49,14 @@ MAML_PARAMS = """
     first_order : bool, default=False
         Drop the second-order terms of the meta-gradient (FOMAML): faster,
         with memory that does not grow with ``n_inner_steps``.
+    checkpoint_inner : bool, default=False
+        Trade compute for memory in second-order meta-training: keep only
+        each inner step's adapted weights for the meta-gradient and
+        recompute the step's activations during the backward pass
+        (activation checkpointing). The meta-gradient is the same; each
+        inner step costs about one more support pass. Tasks are then
+        looped, not batched. See the benchmarks page for measured memory
+        and time.
     learn_inner_lr : bool, default=False
         Meta-SGD (Li et al., 2017): meta-learn one inner learning rate per
         adapted weight, starting from ``inner_lr``.

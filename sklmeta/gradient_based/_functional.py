@@ -372,14 +372,22 @@ def gradient(loss_fn, params, *, create_graph, batched):
 
 
 def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=None,
-              first_grads=None):
+              first_grads=None, detach=False, guard=None, checkpoint=False):
     """``n_steps`` of gradient descent on the adapted parameters (Finn et al., eq. 1).
 
     ``loss_of(params)`` gives the support loss; only the names the network
     adapts change, each with its (possibly learned) learning rate, or with
     ``lr`` when given: one float for all, or a dict of rates by name.
     ``first_grads``, constant gradients of the first step computed beforehand
-    (first-order only), replace that step's support pass.
+    (first-order only), replace that step's support pass. ``detach`` cuts
+    the graph after every step, so that memory does not grow with
+    ``n_steps`` where no gradient flows back to ``params`` (adaptation).
+    ``guard``, an :class:`~sklmeta._safeguards.AdaptationGuard` (with
+    ``detach``), checks each step's support loss: the weights of the last
+    step it accepts are returned. ``checkpoint`` (second order, not
+    batched) keeps only each step's output weights for the backward pass
+    and recomputes the step there: memory no longer grows with the
+    activations of every step, for about one more support pass per step.
     """
     names = network.adapted_names(params)
     if lr is None:
@@ -388,12 +396,18 @@ def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=No
         lrs = lr
     else:
         lrs = {name: lr for name in names}
+    accepted = params
     for step in range(n_steps):
         adapted = {name: params[name] for name in names}
         if step == 0 and first_grads is not None:
             params = {**params, **{k: adapted[k] - lrs[k] * first_grads[k] for k in names}}
             continue
-        if not batched and not create_graph:
+        if checkpoint and create_graph and not batched:
+            params = _checkpointed_step(params, names, lrs, loss_of)
+            continue
+        if detach:
+            adapted = {k: v.detach().requires_grad_() for k, v in adapted.items()}
+        elif not batched and not create_graph:
             adapted = {k: v if v.requires_grad else v.detach().requires_grad_()
                        for k, v in adapted.items()}
 
@@ -401,13 +415,44 @@ def sgd_steps(network, params, n_steps, loss_of, *, create_graph, batched, lr=No
             loss = loss_of({**frozen, **sub})
             return loss, loss.detach()
 
-        grads, _, _ = gradient(loss_fn, adapted, create_graph=create_graph, batched=batched)
-        params = {**params, **{k: adapted[k] - lrs[k] * grads[k] for k in names}}
-    return params
+        grads, loss, _ = gradient(loss_fn, adapted, create_graph=create_graph, batched=batched)
+        if guard is not None:
+            if not guard.accept(loss, step):
+                return accepted
+            accepted = params
+        if detach:
+            with torch.no_grad():
+                params = {**params, **{k: adapted[k] - lrs[k] * grads[k] for k in names}}
+        else:
+            params = {**params, **{k: adapted[k] - lrs[k] * grads[k] for k in names}}
+    return _checked_last_step(params, accepted, loss_of, guard, n_steps)
+
+
+def _checkpointed_step(params, names, lrs, loss_of):
+    """One second-order inner step under activation checkpointing."""
+
+    def step(*values):
+        current = {**params, **dict(zip(names, values))}
+        grads = torch.autograd.grad(loss_of(current), values, create_graph=True)
+        return tuple(v - lrs[k] * g for k, v, g in zip(names, values, grads))
+
+    new = torch.utils.checkpoint.checkpoint(step, *(params[k] for k in names),
+                                            use_reentrant=False)
+    return {**params, **dict(zip(names, new))}
+
+
+def _checked_last_step(params, accepted, loss_of, guard, n_steps):
+    """``params``, the weights after the last step, or ``accepted``, those
+    of the step before, when their support loss fails ``guard``."""
+    if guard is None or n_steps == 0:
+        return params
+    with torch.no_grad():
+        loss = loss_of(params)
+    return params if guard.accept(loss, n_steps) else accepted
 
 
 def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
-                  batches=None, betas=(0.0, 0.999), eps=1e-8, adam_state=None):
+                  batches=None, betas=(0.0, 0.999), eps=1e-8, adam_state=None, guard=None):
     """``n_steps`` of SGD or Adam on detached weights (Reptile's inner loop).
 
     ``batches``, when given, holds one minibatch index tensor per step,
@@ -416,7 +461,9 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
     from ``adam_state``, a pair ``(moments, steps)`` with ``moments`` a dict
     of tensors shaped like ``params`` (left unchanged), else from zero.
     Returns the adapted weights, the last step's loss and auxiliary output,
-    and the second moments reached (an empty dict for SGD).
+    and the second moments reached (an empty dict for SGD). ``guard`` (at
+    adaptation) stops at the first step whose loss it refuses and keeps the
+    weights of the step before, as in :func:`sgd_steps`.
     """
     names = network.adapted_names(params)
     params = {k: v.detach() for k, v in params.items()}
@@ -426,6 +473,7 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
     else:
         v, start = [adam_state[0][k].clone() for k in names], adam_state[1]
     loss = aux = None
+    accepted = params
     for t in range(start + 1, start + n_steps + 1):
         index = None if batches is None else batches[t - start - 1]
         adapted = {k: params[k] if batched else params[k].requires_grad_() for k in names}
@@ -434,6 +482,11 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
             return loss_of({**frozen, **sub}, index)
 
         grads, loss, aux = gradient(loss_fn, adapted, create_graph=False, batched=batched)
+        if guard is not None:
+            if not guard.accept(loss, t - start - 1):
+                params = accepted
+                break
+            accepted = params
         weights = [adapted[k].detach() for k in names]
         grads = [grads[k] for k in names]
         if optimizer == "sgd":
@@ -441,6 +494,10 @@ def descent_steps(network, params, n_steps, loss_of, lr, *, optimizer, batched,
         else:
             new = _adam_update(weights, grads, m, v, t, lr, betas, eps, batched)
         params = {**params, **dict(zip(names, new))}
+    else:
+        params = _checked_last_step(
+            params, accepted, lambda p: loss_of(p, None)[0], guard, n_steps
+        )
     if loss is not None:
         loss, aux = loss.detach(), aux.detach()
     moments = {} if optimizer == "sgd" else dict(zip(names, v))

@@ -19,10 +19,18 @@ __all__ = ["MAMLClassifier"]
 class _MAML(GradientMetaEstimator):
     """The MAML meta-step and adaptation, shared by classifier and regressor."""
 
+    # checkpointing changes how the meta-gradient is computed, not its value
+    _adaptation_params = GradientMetaEstimator._adaptation_params | {"checkpoint_inner"}
+
+    def _batched(self, batch):
+        # checkpointed steps are looped: one task's recomputation at a time
+        return not self.checkpoint_inner and super()._batched(batch)
+
     def _validate_params(self):
         device = super()._validate_params()
         check_bool(self.first_order, "first_order")
         check_bool(self.learn_inner_lr, "learn_inner_lr")
+        check_bool(self.checkpoint_inner, "checkpoint_inner")
         check_option(self.inner_params, "inner_params", ("all", "head"))
         return device
 
@@ -30,12 +38,13 @@ class _MAML(GradientMetaEstimator):
         return self.learn_inner_lr, self.inner_params
 
     def _inner_loop(self, params, x_support, y_support, x_query, n_steps, create_graph,
-                    batched, lr=None, first_grads=None):
+                    batched, lr=None, first_grads=None, detach=False, guard=None):
         """Adapt ``params`` on a support set; return them with the query output.
 
         ``lr`` replaces the network's inner learning rates when given;
         ``first_grads`` are the first step's gradients, when computed
-        beforehand (see :meth:`_shared_first_step`).
+        beforehand (see :meth:`_shared_first_step`); ``detach`` keeps no
+        graph from one step to the next (adaptation at ``fit``).
         """
         network = self.network_
         if self.inner_params == "head":
@@ -52,7 +61,8 @@ class _MAML(GradientMetaEstimator):
             params = sgd_steps(
                 network, params, n_steps,
                 lambda p: task_loss(network.head_output(p, z_support), y_support),
-                create_graph=create_graph, batched=batched, lr=lr,
+                create_graph=create_graph, batched=batched, lr=lr, detach=detach,
+                guard=guard, checkpoint=self.checkpoint_inner,
             )
             out = network.head_output(params, z_query) if x_query is not None else None
             return params, out
@@ -60,6 +70,7 @@ class _MAML(GradientMetaEstimator):
             network, params, n_steps,
             lambda p: task_loss(network.output(p, x_support), y_support),
             create_graph=create_graph, batched=batched, lr=lr, first_grads=first_grads,
+            detach=detach, guard=guard, checkpoint=self.checkpoint_inner,
         )
         out = None
         if x_query is not None:
@@ -75,9 +86,9 @@ class _MAML(GradientMetaEstimator):
         return {name: scale * rate.detach()
                 for name, rate in self.network_.learning_rates(names).items()}
 
-    def _adapt_params(self, params, X, y):
+    def _adapt_params(self, params, X, y, guard=None):
         return self._inner_loop(params, X, y, None, self.n_adapt_steps, False, False,
-                                lr=self._adaptation_lr(params))[0]
+                                lr=self._adaptation_lr(params), detach=True, guard=guard)[0]
 
     def _query_loss(self, x_support, y_support, x_query, y_query, n_outputs, batched,
                     first_grads=None):
@@ -214,8 +225,9 @@ class MAMLClassifier(ClassifierOutputMixin, ClassifierMixin, _MAML):
 
     def __init__(self, encoder="auto", *, n_way=5, n_shot=1, n_query=15,
                  n_inner_steps=1, inner_lr=0.4, n_adapt_steps=1, adapt_lr=None,
-                 first_order=False, learn_inner_lr=False, inner_params="all",
-                 transductive=False, batch_tasks="auto", max_epochs=10, max_time=None,
+                 first_order=False, checkpoint_inner=False, learn_inner_lr=False,
+                 inner_params="all", transductive=False, batch_tasks="auto",
+                 max_epochs=10, max_time=None,
                  episodes_per_epoch=320, meta_batch_size=32, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule=None, init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",

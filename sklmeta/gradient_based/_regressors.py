@@ -69,7 +69,7 @@ class MAMLRegressor(RegressorOutputMixin, RegressorMixin, _MAML):
     """
 
     def __init__(self, encoder="mlp", *, n_inner_steps=1, inner_lr=0.01,
-                 n_adapt_steps=10, adapt_lr=None, first_order=False,
+                 n_adapt_steps=10, adapt_lr=None, first_order=False, checkpoint_inner=False,
                  learn_inner_lr=False, inner_params="all", transductive=False,
                  batch_tasks="auto", max_epochs=10, max_time=None, episodes_per_epoch=1000,
                  meta_batch_size=25, meta_lr=1e-3, optimizer=torch.optim.Adam,

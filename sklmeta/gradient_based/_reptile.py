@@ -69,7 +69,7 @@ class _Reptile(GradientMetaEstimator):
         order = torch.cat([random_permutation(n, device) for _ in range(n_epochs)])
         return list(order[: n_steps * size].view(n_steps, size))
 
-    def _descend(self, params, x, y, n_steps, batched, batches=None, lr=None):
+    def _descend(self, params, x, y, n_steps, batched, batches=None, lr=None, guard=None):
         network = self.network_
         adam_state = self._adam_state(params)
 
@@ -81,7 +81,7 @@ class _Reptile(GradientMetaEstimator):
         return descent_steps(
             network, params, n_steps, loss_of, self.inner_lr if lr is None else lr,
             optimizer=self.inner_optimizer, batched=batched, batches=batches,
-            adam_state=adam_state,
+            adam_state=adam_state, guard=guard,
         )
 
     def _meta_shaped(self, name, value):
@@ -93,10 +93,10 @@ class _Reptile(GradientMetaEstimator):
         shape = dict(self.network_.named_parameters())[name].shape
         return value.reshape(-1, *shape).mean(dim=0)
 
-    def _adapt_params(self, params, X, y):
+    def _adapt_params(self, params, X, y, guard=None):
         batches = self._minibatches(len(X), self.n_adapt_steps, self.adapt_batch_size, X.device)
         return self._descend(
-            params, X, y, self.n_adapt_steps, False, batches, lr=self.adapt_lr
+            params, X, y, self.n_adapt_steps, False, batches, lr=self.adapt_lr, guard=guard
         )[0]
 
     def _compute_meta_gradient(self, batch):

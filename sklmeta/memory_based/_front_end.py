@@ -24,7 +24,7 @@ class PretrainedFrontEndMixin:
         return (self.encoder_training == "prototypical"
                 and not getattr(self, "_pretraining_encoder", True))
 
-    def _run_epoch(self, stream, clock, epoch):
+    def _run_epoch(self, stream, clock, epoch, *args, **kwargs):
         if self._pretraining_encoder and clock.share(epoch) >= self.pretraining_share:
             self._pretraining_encoder = False
         # a frozen front end embeds a pool once, not in every episode
@@ -34,7 +34,7 @@ class PretrainedFrontEndMixin:
             self.encoder_.eval()
             pool.map_inputs(self._features)
             pool.embedded = True
-        super()._run_epoch(stream, clock, epoch)
+        super()._run_epoch(stream, clock, epoch, *args, **kwargs)
 
     def _prototype_loss(self, batch):
         """The front end's loss as a Prototypical Network, over the batch."""

@@ -5,13 +5,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._docstrings import fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
-from ..utils._validation import check_float, check_int, check_option
+from ..utils._validation import check_float, check_int, check_option, validate_inputs
 from ._controller import MANNNetwork, MemoryController
 from ._front_end import PretrainedFrontEndMixin
 
@@ -332,7 +332,7 @@ class MANNClassifier(PretrainedFrontEndMixin, ClassifierOutputMixin, ClassifierM
             check_is_fitted(self, "controller_")
         device = resolve_device(self.device)
         self._move_to(device)
-        X, y = validate_data(self, X, y, reset=False, dtype=[np.float32, np.float64])
+        X, y = validate_inputs(self, X, y, reset=False)
         check_classification_targets(y)
         classes, encoded = np.unique(y, return_inverse=True)
         self._check_n_classes(len(classes))

@@ -2,18 +2,17 @@
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._docstrings import episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks, random_permutation, resolve_device, to_numpy, to_tensor
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
-from ..utils._validation import check_float, check_option
+from ..utils._validation import check_float, check_option, validate_inputs
 from ._distances import squared_euclidean
 
 __all__ = ["SiameseClassifier"]
@@ -272,8 +271,8 @@ class SiameseClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimato
         check_is_fitted(self, "encoder_")
         device = resolve_device(self.device)
         self._move_to(device)
-        X1 = validate_data(self, X1, reset=False, dtype=[np.float32, np.float64])
-        X2 = validate_data(self, X2, reset=False, dtype=[np.float32, np.float64])
+        X1 = validate_inputs(self, X1, reset=False, name="X1")
+        X2 = validate_inputs(self, X2, reset=False, name="X2")
         if len(X1) != len(X2):
             raise ValueError(
                 f"X1 and X2 must hold the same number of rows to form pairs; got "
