@@ -216,3 +216,35 @@ def test_omniglot_returns_fresh_arrays():
         "alphabet_names",
     ):
         np.testing.assert_array_equal(second[name], expected[name], err_msg=name)
+
+
+def test_clinc150_sizes_domains_and_splits():
+    from sklmeta.datasets import load_clinc150
+
+    clinc = load_clinc150()
+    assert clinc.data.shape == clinc.target.shape == clinc.domain.shape == (22500,)
+    assert len(clinc.target_names) == 150 and len(clinc.domains) == 10
+    intents, counts = np.unique(clinc.target, return_counts=True)
+    assert (counts == 150).all() and list(intents) == list(clinc.target_names)
+    for domain, members in clinc.domains.items():
+        assert len(members) == 15
+        assert set(clinc.target[clinc.domain == domain]) == set(members)
+    train = load_clinc150(subset="train")
+    assert len(train.data) == 15000 and set(train.split) == {"train"}
+    assert all(isinstance(text, str) and text for text in train.data[:100])
+
+
+def test_clinc150_out_of_scope_and_return_X_y():
+    from sklmeta.datasets import load_clinc150
+
+    X, y = load_clinc150(subset="test", include_oos=True, return_X_y=True)
+    assert len(X) == 4500 + 1000 and (y == "oos").sum() == 1000
+    bunch = load_clinc150(include_oos=True)
+    assert "oos" in bunch.target_names and set(bunch.domain[bunch.target == "oos"]) == {"oos"}
+    with pytest.raises(ValueError, match="subset must be one of"):
+        load_clinc150(subset="dev")
+    with pytest.raises(TypeError, match="include_oos"):
+        load_clinc150(include_oos="yes")
+    first, second = load_clinc150(), load_clinc150()
+    first.data[0] = "changed"
+    assert second.data[0] != "changed"
