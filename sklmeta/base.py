@@ -419,7 +419,14 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             self.history_ = History()
         if not warm or not hasattr(self, "optimizer_"):
             self.optimizer_ = self._build_optimizer()
-        if not warm or not hasattr(self, "lr_scheduler_"):
+        # an interrupted run resumes its schedule; a finished one starts a new
+        # plan over this call's epochs, from the base rate
+        resume = warm and bool(self.history_) and bool(self.history_[-1].get("interrupted"))
+        if not resume or not hasattr(self, "lr_scheduler_"):
+            if warm:
+                base = self._routed_params("optimizer__").get("lr", self.meta_lr)
+                for group in self.optimizer_.param_groups:
+                    group["lr"] = base
             # a skorch LRScheduler callback takes the place of lr_schedule
             skorch_schedules = [cb for cb in self.callbacks or ()
                                 if isinstance(cb[1] if isinstance(cb, tuple) else cb,

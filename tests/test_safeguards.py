@@ -262,3 +262,13 @@ def test_finetune_refuses_a_pool_of_one_class(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="at least 2 classes"):
         FineTuneClassifier(encoder="mlp", max_epochs=1, verbose=0).meta_fit(X[:5], y[:5] * 0)
+
+
+def test_a_finished_run_continued_starts_a_new_schedule_from_the_base_rate(blobs):
+    X, y = blobs
+    est = ProtoNetClassifier(**{**FAST, "max_epochs": 2}, lr_schedule="cosine").meta_fit(X, y)
+    assert est.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    weights = _weights(est)
+    est.set_params(warm_start=True).meta_fit(X, y)
+    assert est.history_[2]["lr"] == pytest.approx(est.meta_lr)
+    assert any(not torch.equal(a, b) for a, b in zip(weights, _weights(est)))
