@@ -17,6 +17,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from ._safeguards import is_fitted_name
 from ._torch import resolve_device, seeded
 
 __all__ = ["load_estimator", "save_estimator"]
@@ -103,8 +104,7 @@ def save_estimator(estimator, file):
         params[key] = _encode(value, f"parameter {key}")
     state = {}
     for key, value in vars(estimator).items():
-        fitted = key.endswith("_") and not key.startswith("_") and "__" not in key
-        if fitted and key not in _TRANSIENT_STATE:
+        if is_fitted_name(key) and key not in _TRANSIENT_STATE:
             state[key] = _encode(value, f"attribute {key}")
     import sklmeta
 

@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import torch
 
+from .exceptions import AdaptationDiverged, DivergenceError
+
 __all__ = [
     "Diverged",
     "LossWatch",
@@ -21,6 +23,7 @@ __all__ = [
     "TrainingSnapshot",
     "check_adaptation_loss",
     "derive_seed",
+    "is_fitted_name",
     "reseed_torch",
 ]
 
@@ -90,8 +93,6 @@ def check_adaptation_loss(estimator, before, after, n_steps):
     """Raise :class:`~sklmeta.exceptions.DivergenceError` when adapting to a
     support set took its loss from ``before`` to a value not finite or
     exploded (see :class:`LossWatch`), naming the adaptation's rate."""
-    from .exceptions import DivergenceError
-
     before, after = float(before), float(after)
     if math.isfinite(after) and after <= EXPLOSION_FACTOR * max(abs(before), 1.0):
         return
@@ -132,8 +133,6 @@ class AdaptationGuard:
         """Warn with :class:`~sklmeta.exceptions.AdaptationDiverged` if a step failed."""
         if self.failed_at is None:
             return
-        from .exceptions import AdaptationDiverged
-
         warnings.warn(
             f"{type(estimator).__name__}: adaptation to the support set diverged at "
             f"step {self.failed_at} of {n_steps} (support loss {self.failed_loss:.4g}); "
@@ -143,7 +142,8 @@ class AdaptationGuard:
         )
 
 
-def _is_fitted_name(name):
+def is_fitted_name(name):
+    """Whether an attribute name is a fitted one by scikit-learn's convention."""
     return name.endswith("_") and not name.startswith("_") and "__" not in name
 
 
@@ -162,7 +162,7 @@ class TrainingSnapshot:
     def __init__(self, estimator):
         self.values = {}
         for name, value in vars(estimator).items():
-            if not _is_fitted_name(name) or name == "optimizer_":
+            if not is_fitted_name(name) or name == "optimizer_":
                 continue
             tensors = isinstance(value, (torch.nn.Module, torch.Tensor)) or (
                 isinstance(value, dict) and value

@@ -52,6 +52,7 @@ from ._safeguards import (
     TrainingSnapshot,
     all_finite,
     derive_seed,
+    is_fitted_name,
     reseed_torch,
 )
 from ._schedule import (
@@ -291,16 +292,19 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _drop_fitted_state(self):
         """Forget everything learned: meta-training and adaptation alike."""
         for key in list(vars(self)):
-            if key.endswith("_") and not key.startswith("_") and "__" not in key:
+            if is_fitted_name(key):
                 delattr(self, key)
 
     def _drop_adaptation(self):
         """Forget the adaptation to a task, keeping the meta-learned state."""
-        keep = set(self._meta_attributes) | {"optimizer_", "lr_scheduler_", "callbacks_"}
+        keep = self._kept_by_adaptation()
         for key in list(vars(self)):
-            fitted = key.endswith("_") and not key.startswith("_") and "__" not in key
-            if fitted and key not in keep:
+            if is_fitted_name(key) and key not in keep:
                 delattr(self, key)
+
+    def _kept_by_adaptation(self):
+        """Fitted attributes that adapting to a task leaves as they are."""
+        return set(self._meta_attributes) | {"optimizer_", "lr_scheduler_", "callbacks_"}
 
     def __sklearn_clone__(self):
         """Clone with the same parameters and a copy of the meta-learned state.
@@ -459,7 +463,7 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _fitted_state_copy(self):
         """A deep copy of every fitted attribute, to return to after a fault."""
         return copy.deepcopy({key: value for key, value in vars(self).items()
-                              if _is_fitted_name(key)})
+                              if is_fitted_name(key)})
 
     def _training_stream(self, X, y, device):
         """Where meta-training batches come from: ``n_features``,
@@ -816,10 +820,10 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _check_adapted_state(self, meta_fitted):
         """Raise, leaving no adaptation behind, if it holds non-finite values."""
-        keep = set(self._meta_attributes) | {"optimizer_", "lr_scheduler_", "callbacks_"}
+        keep = self._kept_by_adaptation()
         tensors = []
         for key, value in vars(self).items():
-            if not _is_fitted_name(key) or (meta_fitted and key in keep):
+            if not is_fitted_name(key) or (meta_fitted and key in keep):
                 continue
             if isinstance(value, torch.nn.Module):
                 tensors += list(value.state_dict().values())
@@ -886,10 +890,6 @@ class _RunSeeds(NamedTuple):
     train: int
     sample: int
     device: object
-
-
-def _is_fitted_name(name):
-    return name.endswith("_") and not name.startswith("_") and "__" not in name
 
 
 class _Missing:
