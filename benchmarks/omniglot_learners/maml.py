@@ -43,7 +43,9 @@ def build(args, callbacks, **options):
         episodes_per_epoch=args.episodes_per_epoch,
         meta_batch_size=args.meta_batch_size,
         meta_lr=args.meta_lr,
-        # a constant meta learning rate: the standard LR schedule is dropped
+        # annealed over --max-epochs in one run; the learner's default, a constant
+        # rate, learns more in a budget of minutes
+        lr_schedule="cosine",
         callbacks=time_budgets(callbacks),
         n_val_episodes=args.n_val_episodes,
         verbose=args.verbose,
