@@ -29,7 +29,7 @@ from .model_selection import (
 )
 from ._safe_io import load_estimator, save_estimator
 from .pipeline import MetaPipeline, make_meta_pipeline
-from .tasks import Episode, EpisodeSampler, Task
+from .tasks import Episode, EpisodeSampler, Task, TaskMixture
 from .transformers import EncoderTransformer
 
 __version__ = "0.1.0"
@@ -53,6 +53,7 @@ __all__ = [
     "RelationNetClassifier",
     "SiameseClassifier",
     "Task",
+    "TaskMixture",
     "evaluate_episodes",
     "load_estimator",
     "make_meta_pipeline",

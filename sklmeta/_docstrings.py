@@ -9,15 +9,17 @@ __all__ = ["encoder_param", "episode_params", "fitted_attributes", "meta_trainin
 
 def encoder_param(default="'auto'"):
     """The ``encoder`` parameter of the learners built on one embedding."""
-    return f"""    encoder : {{'auto', 'conv4', 'mlp'}}, torch.nn.Module class or instance, \
-            default={default}
+    return f"""    encoder : {{'auto', 'conv4', 'mlp', 'text'}}, torch.nn.Module class or \
+instance, default={default}
         The embedding network. ``'conv4'`` is the four-block convolutional
         network of the few-shot papers (square single-channel images are
         inferred, e.g. 784 features as 1x28x28; else pass
         ``encoder__input_shape``); ``'mlp'`` a perceptron for tabular data;
-        ``'auto'`` picks ``'conv4'`` for square images of side 16 or more and
-        ``'mlp'`` otherwise. A class is built with the ``encoder__*``
-        arguments; an instance is copied.
+        ``'text'`` a :class:`~sklmeta.encoders.TextEncoder` for n-gram
+        features of texts (:class:`~sklmeta.text.TextFeatures`); ``'auto'``
+        picks ``'conv4'`` for square images of side 16 or more and ``'mlp'``
+        otherwise. A class is built with the ``encoder__*`` arguments; an
+        instance is copied.
 """
 
 

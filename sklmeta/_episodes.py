@@ -32,14 +32,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
+from ._safeguards import derive_seed
 from ._torch import to_tensor
-from .tasks import EpisodeSampler, _ClassIndex, check_tasks
+from .tasks import EpisodeSampler, TaskMixture, _ClassIndex, check_tasks
 from .utils._validation import check_float32_range, check_label_types
 
 __all__ = [
     "EpisodeTensors",
     "FamilyEpisodes",
     "MetaBatches",
+    "MixtureEpisodes",
     "PoolEpisodes",
     "TaskEpisodes",
     "check_pool",
@@ -235,6 +237,47 @@ class FamilyEpisodes:
         return EpisodeTensors(*self.pending.pop())
 
 
+class MixtureEpisodes:
+    """Episodes of several sources (a :class:`~sklmeta.TaskMixture`), each
+    drawn from one source chosen at random by its probability."""
+
+    def __init__(self, sources, probabilities, names):
+        widths = {source.n_features for source in sources}
+        if len(widths) > 1:
+            found = ", ".join(f"{name}: {source.n_features}"
+                              for name, source in zip(names, sources))
+            raise ValueError(
+                f"the sources of a TaskMixture must have the same number of features; "
+                f"got {found}."
+            )
+        self.sources = sources
+        self.probabilities = probabilities
+        self.names = names
+        self.n_features = sources[0].n_features
+        feature_sets = [source.feature_names for source in sources]
+        same = all(f is not None and np.array_equal(f, feature_sets[0]) for f in feature_sets)
+        self.feature_names = feature_sets[0] if same else None
+        # families draw in blocks started once per call, not once per epoch
+        self.reseed_per_epoch = all(getattr(s, "reseed_per_epoch", True) for s in sources)
+        self.rng = None
+        if all(hasattr(source, "map_inputs") for source in sources):
+            self.map_inputs = self._map_inputs
+
+    def seed(self, seed):
+        # which source, then each source's episodes, from seeds of their own
+        self.rng = np.random.RandomState(derive_seed(seed, 0))
+        for position, source in enumerate(self.sources, start=1):
+            source.seed(derive_seed(seed, position))
+
+    def _map_inputs(self, transform):
+        for source in self.sources:
+            source.map_inputs(transform)
+
+    def draw(self):
+        chosen = self.rng.choice(len(self.sources), p=self.probabilities)
+        return self.sources[chosen].draw()
+
+
 class MetaBatches:
     """One epoch of ``n_episodes`` episodes, in meta-batches of ``batch_size``."""
 
@@ -266,7 +309,25 @@ class MetaBatches:
 
 
 def episode_source(X, y, device, *, classify, n_way, n_shot, n_query, name):
-    """A pool, a task family or a task collection as a source of episodes."""
+    """A pool, a task family, a task collection or a
+    :class:`~sklmeta.TaskMixture` of them as a source of episodes."""
+    if isinstance(X, TaskMixture):
+        if y is not None:
+            raise ValueError(f"{name} is a TaskMixture, which holds its labels: y must be None.")
+        sources = []
+        for source_name, source in zip(X.names, X.sources):
+            label = f"{name}[{source_name!r}]"
+            pool = isinstance(source, tuple)
+            if pool and not classify:
+                raise ValueError(
+                    f"{label} is a labelled pool, but episodes drawn from a pool by "
+                    "class make sense for classifiers only; give a task collection."
+                )
+            sources.append(episode_source(
+                source[0] if pool else source, source[1] if pool else None, device,
+                classify=classify, n_way=n_way, n_shot=n_shot, n_query=n_query, name=label,
+            ))
+        return MixtureEpisodes(sources, X.probabilities, X.names)
     if y is not None:
         names = feature_names(X)
         X, y = check_pool(X, y, name, classify)

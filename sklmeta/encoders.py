@@ -12,7 +12,7 @@ import numbers
 import torch
 from torch import nn
 
-__all__ = ["Conv4", "MLP", "build_encoder", "infer_image_shape"]
+__all__ = ["Conv4", "MLP", "TextEncoder", "build_encoder", "infer_image_shape"]
 
 
 def conv_block(in_channels, out_channels, pool=True):
@@ -127,6 +127,59 @@ class MLP(nn.Module):
         return self.layers(x.flatten(start_dim=1))
 
 
+class TextEncoder(nn.Module):
+    """An encoder for bag-of-n-gram text features that keeps their lexical match.
+
+    Its output joins two parts: the input itself, its features reweighted by
+    learned factors and L2-normalised, and a learned dense embedding of it,
+    also normalised; a learned scale sets the sharpness of the distances.
+    At initialisation the first part alone gives the distances of a nearest
+    centroid on the input features, the usual strong baseline for short
+    texts, so meta-training starts from it and adds what transfers between
+    tasks: which words matter, and which differ in form but not in meaning.
+    Give it :class:`sklmeta.text.TextFeatures` or any TF-IDF-like input.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input features.
+    embedding_dim : int, default=256
+        Width of the learned embedding.
+    dropout : float, default=0.1
+        Dropout on the input of the learned embedding during meta-training.
+    lexical_weight : float, default=1.0
+        Initial weight of the lexical part against the learned embedding.
+    scale : float, default=4.0
+        Initial length of the output vectors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklmeta.encoders import TextEncoder
+    >>> TextEncoder(in_features=100, embedding_dim=16)(torch.rand(3, 100)).shape
+    torch.Size([3, 116])
+    """
+
+    def __init__(self, in_features, embedding_dim=256, dropout=0.1, lexical_weight=1.0,
+                 scale=4.0):
+        super().__init__()
+        self.log_feature_weight = nn.Parameter(torch.zeros(int(in_features)))
+        self.embed = nn.Linear(int(in_features), int(embedding_dim), bias=False)
+        nn.init.normal_(self.embed.weight, std=0.01)
+        self.dropout = nn.Dropout(float(dropout))
+        self.log_lexical_weight = nn.Parameter(torch.tensor(math.log(lexical_weight)))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
+
+    def forward(self, x):
+        x = x.flatten(start_dim=1)
+        lexical = nn.functional.normalize(x * self.log_feature_weight.exp(), dim=1)
+        learned = nn.functional.normalize(self.embed(self.dropout(x)), dim=1)
+        weight = self.log_lexical_weight.exp()
+        # unit-length output, so that the scale alone sets the distances' range
+        joined = torch.cat([weight * lexical, learned], dim=1) / torch.sqrt(1 + weight ** 2)
+        return self.log_scale.exp() * joined
+
+
 def infer_image_shape(n_features):
     """Return ``(1, side, side)`` if ``n_features`` is a square number, else None.
 
@@ -142,7 +195,7 @@ def infer_image_shape(n_features):
 # Conv4 pools four times by 2: smaller images would pool down to nothing.
 _MIN_CONV4_SIDE = 16
 
-_ENCODER_NAMES = ("auto", "conv4", "mlp")
+_ENCODER_NAMES = ("auto", "conv4", "mlp", "text")
 
 
 def build_encoder(encoder, n_features, params, *, conv=None, mlp=None):
@@ -150,10 +203,11 @@ def build_encoder(encoder, n_features, params, *, conv=None, mlp=None):
 
     Parameters
     ----------
-    encoder : {'auto', 'conv4', 'mlp'}, nn.Module class or nn.Module instance
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, nn.Module class or nn.Module instance
         ``'auto'`` picks ``'conv4'`` for square single-channel images of side
-        at least 16 (or when ``input_shape`` is given), else ``'mlp'``. An
-        instance is deep-copied, so the caller's module is never trained.
+        at least 16 (or when ``input_shape`` is given), else ``'mlp'``;
+        ``'text'`` is :class:`TextEncoder`. An instance is deep-copied, so
+        the caller's module is never trained.
     n_features : int
         Number of input features.
     params : dict
@@ -179,9 +233,17 @@ def build_encoder(encoder, n_features, params, *, conv=None, mlp=None):
         return encoder(**params)
     if not (isinstance(encoder, str) and encoder in _ENCODER_NAMES):
         raise TypeError(
-            "encoder must be 'auto', 'conv4', 'mlp', a torch.nn.Module class or a "
-            f"torch.nn.Module instance; got {encoder!r}."
+            "encoder must be 'auto', 'conv4', 'mlp', 'text', a torch.nn.Module class "
+            f"or a torch.nn.Module instance; got {encoder!r}."
         )
+    if encoder == "text":
+        if conv is not None:
+            raise ValueError(
+                "encoder='text' is for learners that compare embeddings "
+                "(Prototypical, Matching and Siamese networks, MANN, fine-tuning); "
+                "this one builds 'mlp' or 'conv4' networks of its own form."
+            )
+        return TextEncoder(in_features=n_features, **params)
     params = dict(params)
     shape = params.pop("input_shape", None) or infer_image_shape(n_features)
     if encoder == "auto":

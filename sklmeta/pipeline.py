@@ -20,7 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_memory
 
 from .base import _MISSING, _same_value
-from .tasks import EpisodeSampler, Task, as_task
+from .tasks import EpisodeSampler, Task, TaskMixture, as_task
 
 __all__ = ["MetaPipeline", "make_meta_pipeline"]
 
@@ -531,11 +531,14 @@ def _as_data(X, y):
         return ("pool", X, y)
     if isinstance(X, EpisodeSampler):
         return ("sampler", X, None)
+    if isinstance(X, TaskMixture):
+        return ("mixture", X, None)
     if isinstance(X, (list, tuple)) and X:
         return ("tasks", [as_task(task, f"X[{i}]") for i, task in enumerate(X)], None)
     raise TypeError(
-        "MetaPipeline.meta_fit takes a labelled pool (X, y), an EpisodeSampler "
-        f"or a non-empty list of Task objects; got {type(X).__name__} with y=None."
+        "MetaPipeline.meta_fit takes a labelled pool (X, y), an EpisodeSampler, "
+        "a TaskMixture or a non-empty list of Task objects; got "
+        f"{type(X).__name__} with y=None."
     )
 
 
@@ -546,6 +549,10 @@ def _pooled(data):
         return X, y
     if kind == "sampler":
         return X.X, X.y
+    if kind == "mixture":
+        pooled = [_pooled(_source_data(source)) for source in X.sources]
+        return (np.concatenate([np.asarray(p[0]) for p in pooled]),
+                np.concatenate([p[1] for p in pooled]))
     parts = [(t.X_support, t.y_support) for t in X]
     parts += [(t.X_query, t.y_query) for t in X if t.y_query is not None]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -556,6 +563,10 @@ def _map_data(data, transform):
     kind, X, y = data
     if kind == "pool":
         return ("pool", transform(X), y)
+    if kind == "mixture":
+        mapped = {name: _source_of(_map_data(_source_data(source), transform))
+                  for name, source in zip(X.names, X.sources)}
+        return ("mixture", TaskMixture(mapped, weights=X.probabilities), None)
     if kind == "sampler":
         return ("sampler", EpisodeSampler(
             _dense(transform(X.X)), X.y, n_way=X.n_way, n_shot=X.n_shot,
@@ -569,6 +580,26 @@ def _map_data(data, transform):
         for t in X
     ]
     return ("tasks", tasks, None)
+
+
+def _source_data(source):
+    """One source of a :class:`~sklmeta.TaskMixture`, tagged as :func:`_as_data` does."""
+    if isinstance(source, tuple):
+        return ("pool", source[0], source[1])
+    if isinstance(source, EpisodeSampler):
+        return ("sampler", source, None)
+    if isinstance(source, list):
+        return ("tasks", [as_task(task) for task in source], None)
+    raise TypeError(
+        "a MetaPipeline with preprocessing steps needs the inputs of every source "
+        f"of a TaskMixture; a {type(source).__name__} does not give them."
+    )
+
+
+def _source_of(data):
+    """The mixture source that tagged ``data`` stands for."""
+    kind, X, y = data
+    return (_dense(X), y) if kind == "pool" else X
 
 
 def _fit_step_on(step, data, params):

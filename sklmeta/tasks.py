@@ -6,7 +6,7 @@ as a collection of :class:`Task` objects or sampled as episodes from a
 labelled pool by an :class:`EpisodeSampler`.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 
 from .utils._validation import check_float32_range, check_int, check_label_types
 
-__all__ = ["Episode", "EpisodeSampler", "Task", "check_tasks"]
+__all__ = ["Episode", "EpisodeSampler", "Task", "TaskMixture", "check_tasks"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,6 +230,152 @@ class EpisodeSampler:
             f"n_query={self.n_query}, n_episodes={self.n_episodes}, "
             f"random_state={self.random_state!r})"
         )
+
+
+class TaskMixture:
+    """Several sources of tasks, each meta-training episode drawn from one.
+
+    Give it to ``meta_fit`` in place of a single pool or task collection to
+    meta-train on several data sets, domains or task families at once (the
+    sampling of Meta-Dataset, Triantafillou et al., 2020): for each episode a
+    source is chosen at random with probability proportional to its weight,
+    and the episode is drawn from that source alone, so that no episode
+    mixes the classes of two sources.
+
+    Parameters
+    ----------
+    sources : dict or list
+        The sources, as a list or as a dict from a name to a source. Each
+        source is one of:
+
+        - an ``(X, y)`` tuple, a labelled pool from which the learner draws
+          episodes of its own ``n_way``, ``n_shot`` and ``n_query`` (capped at
+          the pool's classes, as for ``meta_fit(X, y)``);
+        - an :class:`EpisodeSampler`, whose own episode shape applies;
+        - a list of :class:`Task`, or a task family such as
+          :class:`~sklmeta.datasets.SinusoidTasks`.
+
+        All sources must have the same number of features.
+    weights : array-like of shape (n_sources,), dict or None, default=None
+        Relative sampling weight of each source (a dict when ``sources``
+        is one, keyed by the same names); they need not sum to one. None
+        weighs every source the same, whatever its size.
+
+    Attributes
+    ----------
+    names : list of str
+        The sources' names: the dict's keys, else ``'source0'``, ``'source1'``,
+        and so on.
+    probabilities : ndarray of shape (n_sources,)
+        The weights normalised to sum to one.
+
+    Notes
+    -----
+    Which source each episode comes from, and the episode itself, follow
+    the learner's ``random_state``: a seeded ``meta_fit`` draws the same
+    episodes in the same order on every run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
+    >>> from sklmeta import ProtoNetClassifier, TaskMixture
+    >>> X1, y1 = make_blobs(n_samples=[10] * 8, n_features=4, random_state=0)
+    >>> X2, y2 = make_blobs(n_samples=[10] * 6, n_features=4, random_state=1)
+    >>> tasks = TaskMixture({"first": (X1, y1), "second": (X2, y2)},
+    ...                     weights={"first": 3, "second": 1})
+    >>> tasks.probabilities
+    array([0.75, 0.25])
+    >>> clf = ProtoNetClassifier(encoder="mlp", n_way=3, n_shot=2, n_query=3,
+    ...                          max_epochs=2, verbose=0, random_state=0)
+    >>> clf.meta_fit(tasks).history_[-1]["epoch"]
+    2
+    """
+
+    def __init__(self, sources, weights=None):
+        if isinstance(sources, Mapping):
+            names = [str(name) for name in sources]
+            items = list(sources.values())
+        elif isinstance(sources, (list, tuple)):
+            items = list(sources)
+            names = [f"source{i}" for i in range(len(items))]
+        else:
+            raise TypeError(
+                "sources must be a list of task sources or a dict from names to "
+                f"task sources; got {type(sources).__name__}."
+            )
+        if not items:
+            raise ValueError("sources is empty: give at least one task source.")
+        self.names = names
+        self.sources = [_check_source(item, f"sources[{name!r}]")
+                        for name, item in zip(names, items)]
+        self.weights = weights
+        self.probabilities = _source_probabilities(weights, sources, names)
+
+    def __len__(self):
+        return len(self.sources)
+
+    def __repr__(self):
+        shares = ", ".join(f"{name}: {p:.3g}" for name, p in zip(self.names,
+                                                                 self.probabilities))
+        return f"{type(self).__name__}({{{shares}}})"
+
+
+def _check_source(source, name):
+    """A source of a :class:`TaskMixture`: a pool as ``(X, y)`` arrays,
+    else the sampler, task list or family as given."""
+    if isinstance(source, tuple) and len(source) == 2:
+        # the inputs are checked at meta_fit, after any preprocessing of a
+        # pipeline: here they may still be strings
+        X, y = source
+        if not hasattr(X, "__len__") or isinstance(X, (str, bytes)):
+            raise TypeError(f"{name} must hold a sequence of samples, got "
+                            f"{type(X).__name__}.")
+        y = column_or_1d(np.asarray(y), warn=True)
+        check_label_types(y, f"the labels of {name}")
+        if len(y) != len(X):
+            raise ValueError(f"{name} has {len(X)} samples but {len(y)} labels.")
+        return X, y
+    if isinstance(source, TaskMixture):
+        raise TypeError(f"{name} is a TaskMixture: list its sources in this one instead.")
+    if isinstance(source, (EpisodeSampler, list)):
+        return source
+    if callable(getattr(source, "episode_arrays", None)) and hasattr(source, "n_features"):
+        return source
+    raise TypeError(
+        f"{name} must be an (X, y) pool, an EpisodeSampler, a list of Task or a "
+        f"task family; got {type(source).__name__}."
+    )
+
+
+def _source_probabilities(weights, sources, names):
+    if weights is None:
+        return np.full(len(names), 1.0 / len(names))
+    if isinstance(weights, Mapping):
+        if not isinstance(sources, Mapping):
+            raise TypeError("weights is a dict, so sources must be a dict with the same keys.")
+        missing = set(names) - {str(k) for k in weights}
+        extra = {str(k) for k in weights} - set(names)
+        if missing or extra:
+            raise ValueError(
+                f"weights must have one entry per source; missing {sorted(missing)}, "
+                f"unknown {sorted(extra)}."
+            )
+        weights = [weights[key] for key in sources]
+    try:
+        values = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be numbers, got {weights!r}.") from None
+    if values.shape != (len(names),):
+        raise ValueError(
+            f"weights must have one value per source ({len(names)}), got shape "
+            f"{values.shape}."
+        )
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+        raise ValueError(
+            f"weights must be finite, non-negative and not all zero, got {values.tolist()}."
+        )
+    return values / values.sum()
 
 
 class _ClassIndex:

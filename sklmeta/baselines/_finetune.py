@@ -37,7 +37,7 @@ class FineTuneClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
 
     Parameters
     ----------
-    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, torch.nn.Module class or instance, \
             default='auto'
         The embedding network, as for
         :class:`~sklmeta.ProtoNetClassifier`; an instance is copied.

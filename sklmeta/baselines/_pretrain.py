@@ -48,7 +48,7 @@ def pretrain_encoder(
         The meta-training pool.
     y : array-like of shape (n_samples,)
         Its class labels; the head has one output per class.
-    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, torch.nn.Module class or instance, \
             default='auto'
         The network to train, as the learners' ``encoder``; an instance is
         copied, never trained in place.

@@ -35,7 +35,7 @@ class MANNClassifier(PretrainedFrontEndMixin, ClassifierOutputMixin, ClassifierM
 
     Parameters
     ----------
-    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, torch.nn.Module class or instance, \
             default='auto'
         The feature front end. ``'auto'`` picks ``'conv4'`` for square
         images of side 16 or more and ``'mlp'`` otherwise (see

@@ -73,14 +73,16 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
 
     Parameters
     ----------
-    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, torch.nn.Module class or instance, \
             default='auto'
         The embedding network. ``'conv4'`` is the four-block convolutional
         network of the paper (square single-channel images are inferred,
         e.g. 784 features as 1x28x28; else pass ``encoder__input_shape``);
-        ``'mlp'`` a perceptron for tabular data; ``'auto'`` picks ``'conv4'``
-        for square images of side 16 or more and ``'mlp'`` otherwise. A class
-        is built with the ``encoder__*`` arguments; an instance is copied.
+        ``'mlp'`` a perceptron for tabular data; ``'text'`` a
+        :class:`~sklmeta.encoders.TextEncoder` for n-gram features of texts;
+        ``'auto'`` picks ``'conv4'`` for square images of side 16 or more and
+        ``'mlp'`` otherwise. A class is built with the ``encoder__*``
+        arguments; an instance is copied.
     fce : bool, default=False
         Whether to use full context embeddings. The bidirectional LSTM over
         the support set makes predictions depend on the order of the

@@ -67,14 +67,16 @@ class SiameseClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimato
 
     Parameters
     ----------
-    encoder : {'auto', 'conv4', 'mlp'}, torch.nn.Module class or instance, \
+    encoder : {'auto', 'conv4', 'mlp', 'text'}, torch.nn.Module class or instance, \
             default='auto'
         The twin network shared by both inputs. ``'conv4'`` is the four-block
         convolutional network (square single-channel images are inferred,
         e.g. 784 features as 1x28x28; else pass ``encoder__input_shape``);
-        ``'mlp'`` a perceptron for tabular data; ``'auto'`` picks ``'conv4'``
-        for square images of side 16 or more and ``'mlp'`` otherwise. A class
-        is built with the ``encoder__*`` arguments; an instance is copied.
+        ``'mlp'`` a perceptron for tabular data; ``'text'`` a
+        :class:`~sklmeta.encoders.TextEncoder` for n-gram features of texts;
+        ``'auto'`` picks ``'conv4'`` for square images of side 16 or more and
+        ``'mlp'`` otherwise. A class is built with the ``encoder__*``
+        arguments; an instance is copied.
     loss : {'bce', 'contrastive'}, default='bce'
         ``'bce'``: binary cross-entropy on the weighted L1 distance, as in
         Koch et al.; ``'contrastive'``: the contrastive loss with ``margin``.
