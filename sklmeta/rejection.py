@@ -198,7 +198,9 @@ def choose_rejection_threshold(estimator, X, y, X_out, *, cv, thresholds=None,
         )
     grid = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, float)
     if grid.ndim != 1 or len(grid) == 0 or not np.all(np.isfinite(grid)):
-        raise ValueError(f"thresholds must be a non-empty 1-D array of numbers, got {thresholds!r}.")
+        raise ValueError(
+            f"thresholds must be a non-empty 1-D array of numbers, got {thresholds!r}."
+        )
     check_float(min_in_scope_accuracy, "min_in_scope_accuracy", min_value=0.0,
                 max_value=1.0, allow_none=True)
     y = np.asarray(y)

@@ -114,7 +114,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Z : sparse matrix of shape (n_texts, n_features_out_), float32
+        Z : sparse matrix of shape (n_texts, n_word_features + n_char_features), float32
         """
         check_is_fitted(self, "idf_")
         texts = _check_texts(X)
