@@ -6,9 +6,10 @@ largest predicted probability is below a threshold chosen on validation
 data, and in-scope accuracy (queries answered with their intent) is
 reported beside out-of-scope recall (out-of-scope requests rejected).
 
-Few-shot protocol: the package's text learner is meta-trained on the
-intents of seven domains (a :class:`~sklmeta.TaskMixture`, one source per
-domain), as in ``clinc150_fewshot.py``. The threshold of every method is
+Few-shot protocol: the package's text learners (``text`` and ``text-lr``)
+are meta-trained on the intents of seven domains (a
+:class:`~sklmeta.TaskMixture`, one source per domain), as in
+``clinc150_fewshot.py``. The threshold of every method is
 chosen with :func:`~sklmeta.rejection.choose_rejection_threshold` on
 episodes of the ``val`` utterances of those seven domains' intents, against
 the 100 out-of-scope ``val`` utterances. Testing draws ``--n-episodes``
@@ -26,7 +27,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 
-from clinc150_fewshot import BASELINES, meta_train
+from clinc150_fewshot import BASELINES, META, meta_train
 from sklmeta.datasets import load_clinc150
 from sklmeta.model_selection import EpisodeSplit
 from sklmeta.rejection import RejectOption, choose_rejection_threshold
@@ -57,8 +58,8 @@ def main(argv=None):
                         help="out-of-scope test utterances per episode")
     parser.add_argument("--max-time", type=float, default=120,
                         help="seconds of meta-training for the package's pipeline")
-    parser.add_argument("--methods", nargs="+", default=["lr", "text"],
-                        choices=["lr", "text"])
+    parser.add_argument("--methods", nargs="+", default=["lr", "text", "text-lr"],
+                        choices=["lr", "text", "text-lr"])
     parser.add_argument("--seed", type=int, default=0)
     # read by meta_train
     parser.add_argument("--one-domain", default=None, help=argparse.SUPPRESS)
@@ -85,9 +86,8 @@ def main(argv=None):
             methods[name] = build()
         else:
             train = meta & (clinc.split != "val")
-            pipe = meta_train("text", clinc.data[train], clinc.target[train],
-                              clinc.domain[train], args)
-            methods["TextFeatures + ProtoNet(text), domains"] = pipe
+            methods[META[method]] = meta_train(method, clinc.data[train], clinc.target[train],
+                                               clinc.domain[train], args)
 
     n_all = len(np.unique(y_test))
     print(f"\n{'method':<42}{'setting':>16}{'threshold':>10}{'in-scope acc':>16}"

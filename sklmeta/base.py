@@ -537,6 +537,12 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _build_optimizer(self):
         params = [p for _, p in self._named_meta_parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__} has nothing to meta-train: every parameter of "
+                "its encoder is frozen. Call fit on each task directly, or add a "
+                "trainable head after the frozen encoder."
+            )
         kwargs = {"lr": self.meta_lr, **self._routed_params("optimizer__")}
         # many small parameter tensors: one multi-tensor update beats a loop
         if "foreach" in inspect.signature(self.optimizer).parameters:

@@ -3,7 +3,8 @@
 Encoders are plain :class:`torch.nn.Module` objects that take a batch of
 flat feature vectors, shape ``(n, n_features)``, as every scikit-learn
 estimator receives them, and return one embedding per row. Images are
-reshaped inside the encoder from its ``input_shape``.
+reshaped inside the encoder from its ``input_shape``. A backbone of your
+own, with its weights and input transform, is a :class:`PretrainedEncoder`.
 """
 
 import math
@@ -12,7 +13,10 @@ import numbers
 import torch
 from torch import nn
 
-__all__ = ["Conv4", "MLP", "TextEncoder", "build_encoder", "infer_image_shape"]
+from ._pretrained import ImageInput, PretrainedEncoder
+
+__all__ = ["Conv4", "ImageInput", "MLP", "PretrainedEncoder", "TextEncoder", "build_encoder",
+           "infer_image_shape"]
 
 
 def conv_block(in_channels, out_channels, pool=True):
@@ -132,12 +136,16 @@ class TextEncoder(nn.Module):
 
     Its output joins two parts: the input itself, its features reweighted by
     learned factors and L2-normalised, and a learned dense embedding of it,
-    also normalised; a learned scale sets the sharpness of the distances.
-    At initialisation the first part alone gives the distances of a nearest
-    centroid on the input features, the usual strong baseline for short
-    texts, so meta-training starts from it and adds what transfers between
-    tasks: which words matter, and which differ in form but not in meaning.
-    Give it :class:`sklmeta.text.TextFeatures` or any TF-IDF-like input.
+    also normalised, whose weight is learned too; a learned scale sets the
+    sharpness of the distances. At initialisation the first part gives the
+    distances of a nearest centroid on the input features, the usual strong
+    baseline for short texts, so meta-training starts from it and adds what
+    transfers between tasks: which words matter most, and, as far as it
+    helps, which differ in form but not in meaning. The learned embedding
+    starts with a small weight because with few meta-training classes it
+    fits them rather than what carries over to new ones (see
+    :doc:`/benchmarks`). Give it :class:`sklmeta.text.TextFeatures` or any
+    TF-IDF-like input.
 
     Parameters
     ----------
@@ -147,8 +155,8 @@ class TextEncoder(nn.Module):
         Width of the learned embedding.
     dropout : float, default=0.1
         Dropout on the input of the learned embedding during meta-training.
-    lexical_weight : float, default=1.0
-        Initial weight of the lexical part against the learned embedding.
+    embedding_weight : float, default=1e-3
+        Initial weight of the learned embedding against the reweighted input.
     scale : float, default=4.0
         Initial length of the output vectors.
 
@@ -160,23 +168,25 @@ class TextEncoder(nn.Module):
     torch.Size([3, 116])
     """
 
-    def __init__(self, in_features, embedding_dim=256, dropout=0.1, lexical_weight=1.0,
+    def __init__(self, in_features, embedding_dim=256, dropout=0.1, embedding_weight=1e-3,
                  scale=4.0):
         super().__init__()
         self.log_feature_weight = nn.Parameter(torch.zeros(int(in_features)))
         self.embed = nn.Linear(int(in_features), int(embedding_dim), bias=False)
         nn.init.normal_(self.embed.weight, std=0.01)
         self.dropout = nn.Dropout(float(dropout))
-        self.log_lexical_weight = nn.Parameter(torch.tensor(math.log(lexical_weight)))
+        if not embedding_weight > 0:
+            raise ValueError(f"embedding_weight must be positive; got {embedding_weight!r}.")
+        self.log_embedding_weight = nn.Parameter(torch.tensor(math.log(embedding_weight)))
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
 
     def forward(self, x):
         x = x.flatten(start_dim=1)
         lexical = nn.functional.normalize(x * self.log_feature_weight.exp(), dim=1)
         learned = nn.functional.normalize(self.embed(self.dropout(x)), dim=1)
-        weight = self.log_lexical_weight.exp()
+        weight = self.log_embedding_weight.exp()
         # unit-length output, so that the scale alone sets the distances' range
-        joined = torch.cat([weight * lexical, learned], dim=1) / torch.sqrt(1 + weight ** 2)
+        joined = torch.cat([lexical, weight * learned], dim=1) / torch.sqrt(1 + weight ** 2)
         return self.log_scale.exp() * joined
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
 from .utils._validation import check_float32_range, check_int, check_label_types
 
@@ -328,13 +328,14 @@ def _check_source(source, name):
         # the inputs are checked at meta_fit, after any preprocessing of a
         # pipeline: here they may still be strings
         X, y = source
-        if not hasattr(X, "__len__") or isinstance(X, (str, bytes)):
+        if isinstance(X, (str, bytes)) or not (hasattr(X, "__len__") or hasattr(X, "shape")):
             raise TypeError(f"{name} must hold a sequence of samples, got "
                             f"{type(X).__name__}.")
         y = column_or_1d(np.asarray(y), warn=True)
         check_label_types(y, f"the labels of {name}")
-        if len(y) != len(X):
-            raise ValueError(f"{name} has {len(X)} samples but {len(y)} labels.")
+        # _num_samples: sparse matrices have a shape but no len
+        if len(y) != _num_samples(X):
+            raise ValueError(f"{name} has {_num_samples(X)} samples but {len(y)} labels.")
         return X, y
     if isinstance(source, TaskMixture):
         raise TypeError(f"{name} is a TaskMixture: list its sources in this one instead.")

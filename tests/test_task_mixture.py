@@ -5,8 +5,10 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from sklmeta import (
+    EncoderTransformer,
     EpisodeSampler,
     MAMLRegressor,
     ProtoNetClassifier,
@@ -195,6 +197,42 @@ def test_a_text_pipeline_meta_fits_on_a_mixture_of_string_pools():
     assert {"card", "flight"} <= set(pipe[0].vocabulary_)
     pipe.fit(["card please", "flight please", "hotel please"], ["a", "b", "c"])
     assert pipe.predict(["flight please now"]).tolist() == ["b"]
+
+
+def text_sources():
+    words = [["card", "bank", "money", "loan"], ["flight", "hotel", "train", "taxi"]]
+    sources = {}
+    for domain, vocabulary in enumerate(words):
+        texts, labels = [], []
+        for label, word in enumerate(vocabulary):
+            for k in range(6):
+                texts.append(f"{word} please {k} {word}s")
+                labels.append(f"{domain}-{label}")
+        sources[f"domain{domain}"] = (texts, labels)
+    return sources
+
+
+def test_sparse_pools_are_sources():
+    sources = text_sources()
+    vectorizer = TfidfVectorizer().fit(sources["domain0"][0] + sources["domain1"][0])
+    sparse = {name: (vectorizer.transform(texts), labels)
+              for name, (texts, labels) in sources.items()}
+    mixture = TaskMixture(sparse)
+    assert mixture.names == ["domain0", "domain1"]
+    with pytest.raises(ValueError, match=r"sources\['domain0'\] has 24 samples but 3 labels"):
+        TaskMixture({"domain0": (sparse["domain0"][0], ["a", "b", "c"])})
+
+
+def test_a_meta_learned_encoder_feeds_a_plain_classifier_in_a_mixture_pipeline():
+    learner = ProtoNetClassifier(**FAST)
+    pipe = make_meta_pipeline(TfidfVectorizer(), EncoderTransformer(learner),
+                              LogisticRegression())
+    pipe.meta_fit(TaskMixture(text_sources()))
+    assert len(pipe[1].learner_.history_) == FAST["max_epochs"]
+    # the classifier is fitted on each support set only
+    assert not hasattr(pipe[-1], "coef_")
+    pipe.fit(["card please", "flight please", "hotel please"], ["a", "b", "c"])
+    assert pipe[-1].coef_.shape == (3, pipe[1].n_features_out_)
 
 
 def test_mixture_episodes_need_sources_of_one_width():

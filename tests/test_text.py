@@ -91,7 +91,7 @@ def test_the_encoder_starts_as_the_nearest_centroid_of_its_input():
     rng = np.random.RandomState(0)
     X = rng.rand(40, 30).astype(np.float32) ** 4
     y = np.repeat(np.arange(4), 10)
-    encoder = TextEncoder(in_features=30, embedding_dim=8, lexical_weight=1e3).eval()
+    encoder = TextEncoder(in_features=30, embedding_dim=8).eval()
     with torch.no_grad():
         Z = encoder(torch.from_numpy(X)).numpy()
     normalised = X / np.linalg.norm(X, axis=1, keepdims=True)
@@ -154,3 +154,10 @@ def test_a_text_pipeline_meta_trains_on_strings_and_adapts(learner):
     # the learned feature weights moved from their start at 1
     encoder = adapted[-1].encoder_
     assert encoder.log_feature_weight.abs().max() > 0
+
+
+def test_the_learned_embedding_starts_with_a_small_weight():
+    encoder = TextEncoder(in_features=30, embedding_dim=8)
+    assert encoder.log_embedding_weight.exp().item() == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="embedding_weight must be positive"):
+        TextEncoder(in_features=30, embedding_weight=0.0)

@@ -287,6 +287,10 @@ class MetaNetwork(nn.Module):
         self.body = body
         self.head = head
         self.adapted = adapted
+        # a frozen body (requires_grad=False, e.g. a PretrainedEncoder) is
+        # neither meta-trained nor adapted
+        self.frozen = frozenset(f"body.{name}" for name, p in body.named_parameters()
+                                if not p.requires_grad)
         self.stats_aware = isinstance(body, (ConvBody, MLPBody))
         self.has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in body.modules())
         self.fixed_lr = float(inner_lr)
@@ -299,7 +303,9 @@ class MetaNetwork(nn.Module):
             })
 
     def _is_adapted(self, name):
-        return name.startswith("head.") or (self.adapted == "all" and name.startswith("body."))
+        return name.startswith("head.") or (
+            self.adapted == "all" and name.startswith("body.")
+            and name not in getattr(self, "frozen", ()))
 
     def task_params(self, n_outputs, detach=False):
         """The weights a task starts from, as a dict; the head fitted to ``n_outputs``."""
