@@ -4,7 +4,6 @@ Run it on two commits and compare the files to check that a refactoring kept
 behaviour: `PYTHONPATH=.:tests python benchmarks/loop_behaviour.py out.json`.
 """
 import json, sys
-import numpy as np
 sys.path.insert(0, "tests")  # make_few_shot_blobs
 from conftest import make_few_shot_blobs
 import sklmeta

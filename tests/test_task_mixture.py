@@ -181,25 +181,8 @@ def test_a_pool_is_refused_in_a_regression_mixture():
         reg.meta_fit(TaskMixture([(X, y.astype(float))]))
 
 
-def test_a_text_pipeline_meta_fits_on_a_mixture_of_string_pools():
-    words = [["card", "bank", "money", "loan"], ["flight", "hotel", "train", "taxi"]]
-    sources = {}
-    for domain, vocabulary in enumerate(words):
-        texts, labels = [], []
-        for label, word in enumerate(vocabulary):
-            for k in range(6):
-                texts.append(f"{word} please {k} {word}s")
-                labels.append(f"{domain}-{label}")
-        sources[f"domain{domain}"] = (texts, labels)
-    pipe = make_meta_pipeline(TfidfVectorizer(), ProtoNetClassifier(**FAST))
-    pipe.meta_fit(TaskMixture(sources))
-    # the vectorizer was fitted on the words of both sources
-    assert {"card", "flight"} <= set(pipe[0].vocabulary_)
-    pipe.fit(["card please", "flight please", "hotel please"], ["a", "b", "c"])
-    assert pipe.predict(["flight please now"]).tolist() == ["b"]
-
-
 def text_sources():
+    """Two domains of four intents each, six short utterances per intent."""
     words = [["card", "bank", "money", "loan"], ["flight", "hotel", "train", "taxi"]]
     sources = {}
     for domain, vocabulary in enumerate(words):
@@ -210,6 +193,16 @@ def text_sources():
                 labels.append(f"{domain}-{label}")
         sources[f"domain{domain}"] = (texts, labels)
     return sources
+
+
+def test_a_text_pipeline_meta_fits_on_a_mixture_of_string_pools():
+    sources = text_sources()
+    pipe = make_meta_pipeline(TfidfVectorizer(), ProtoNetClassifier(**FAST))
+    pipe.meta_fit(TaskMixture(sources))
+    # the vectorizer was fitted on the words of both sources
+    assert {"card", "flight"} <= set(pipe[0].vocabulary_)
+    pipe.fit(["card please", "flight please", "hotel please"], ["a", "b", "c"])
+    assert pipe.predict(["flight please now"]).tolist() == ["b"]
 
 
 def test_sparse_pools_are_sources():
