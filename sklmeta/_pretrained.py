@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from .utils._validation import check_bool
+
 __all__ = ["ImageInput", "PretrainedEncoder", "load_state_dict"]
 
 
@@ -124,9 +126,7 @@ class PretrainedEncoder(nn.Module):
             raise TypeError(
                 f"transform must be callable or None; got {type(transform).__name__}."
             )
-        for name, value in (("freeze", freeze), ("strict", strict)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False; got {value!r}.")
+        freeze, strict = check_bool(freeze, "freeze"), check_bool(strict, "strict")
         backbone = copy.deepcopy(backbone)
         if weights is not None:
             state = load_state_dict(weights)

@@ -100,8 +100,8 @@ def test_mismatched_weights_name_the_keys():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"backbone": "resnet18"}, TypeError, "backbone must be a torch.nn.Module"),
     ({"transform": 3}, TypeError, "transform must be callable"),
-    ({"freeze": "yes"}, TypeError, "freeze must be True or False"),
-    ({"strict": 1}, TypeError, "strict must be True or False"),
+    ({"freeze": "yes"}, TypeError, "freeze must be a bool"),
+    ({"strict": 1}, TypeError, "strict must be a bool"),
 ])
 def test_bad_arguments_name_themselves(kwargs, error, match):
     kwargs = {"backbone": backbone(), **kwargs}
