@@ -31,7 +31,10 @@ from time_budget import TimeBudget  # noqa: E402
 
 def final_step(learner):
     """The learner itself: the last step of a meta-pipeline (front end, then
-    learner), or the learner given."""
+    learner), the meta-learner inside a support-set augmenter, or the learner
+    given."""
+    if hasattr(learner, "meta_estimator_"):
+        return learner.meta_estimator_
     return learner.steps[-1][1] if hasattr(learner, "steps") else learner
 
 
@@ -57,7 +60,8 @@ def standard_callbacks(args):
 # options that shape this run rather than the learner: --resume takes them
 RUN_OPTIONS = {
     "learner", "resume", "resume_lr_factor", "init_from", "max_epochs", "budget_minutes",
-    "verbose", "save", "n_episodes", "n_query", "train_split", "adapt_steps_grid",
+    "verbose", "save", "n_episodes", "n_query", "train_split", "train_fraction",
+    "adapt_steps_grid",
     "adapt_lr_grid", "default_malloc",
 }
 # options named otherwise than the learner parameter they set
@@ -139,6 +143,9 @@ def main(argv=None):
                         help="meta-training characters: the 1,028 of 'train', validated "
                              "on the 172 of 'val'; or all 1,200 of 'trainval', as "
                              "Vinyals et al. trained, with no validation")
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="meta-train on this fraction of the training characters "
+                             "(drawn with --seed, all rotations of each)")
     parser.add_argument("--n-val-episodes", type=int, default=20,
                         help="validation episodes after each epoch (at 100, validating "
                              "cost about as much as training)")
@@ -252,6 +259,14 @@ def main(argv=None):
                       f"{learner.inner_lr / source.inner_lr:.4g}")
         print(f"starting from {args.init_from}, meta-trained for {len(source.history_)} epochs")
     train = load_omniglot(split=args.train_split, rotations=True)
+    if not 0 < args.train_fraction <= 1:
+        parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
+    if args.train_fraction < 1:
+        characters = np.unique(train.character)
+        n_kept = max(1, round(args.train_fraction * len(characters)))
+        kept = np.random.RandomState(args.seed).choice(characters, n_kept, replace=False)
+        mask = np.isin(train.character, kept)
+        train.data, train.target = train.data[mask], train.target[mask]
     val = load_omniglot(split="val", rotations=True)
     # 'trainval' meta-trains on the validation characters too
     validation = (val.data, val.target) if args.train_split == "train" else None

@@ -109,6 +109,9 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     })
     # Attributes that make up the meta-learned state, copied by clone.
     _meta_attributes = ("encoder_", "history_", "n_features_in_", "feature_names_in_")
+    # Meta-learned attributes a source given as ``init_from`` may lack: the
+    # learner builds them afresh (``_initialize_from``).
+    _optional_meta_attributes = ()
     # Attributes that exist once the estimator is adapted to a task.
     _adapted_attributes = ("n_features_in_",)
     # Whether ``_forward_adapted`` returns probabilities rather than logits.
@@ -506,7 +509,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             )
         names = [name for name in self._meta_attributes
                  if name not in ("history_", "n_features_in_", "feature_names_in_")]
-        missing = [name for name in names if not hasattr(source, name)]
+        missing = [name for name in names if not hasattr(source, name)
+                   and name not in self._optional_meta_attributes]
         if missing:
             raise TypeError(
                 f"init_from is a {type(source).__name__} without {missing}, which a "
@@ -514,7 +518,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 "holds them (the same class, or one with the same modules)."
             )
         for name in names:
-            setattr(self, name, copy.deepcopy(getattr(source, name)))
+            if hasattr(source, name):
+                setattr(self, name, copy.deepcopy(getattr(source, name)))
         self._move_to(device)
 
     def _module_from_state(self, name, state):

@@ -132,14 +132,15 @@ def intents(n_intents=12, per_intent=8, seed=0):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("n_hallucinated", [0, 2])  # with feature hallucination too
 @pytest.mark.parametrize("learner", [ProtoNetClassifier, MatchingNetClassifier])
-def test_a_text_pipeline_meta_trains_on_strings_and_adapts(learner):
+def test_a_text_pipeline_meta_trains_on_strings_and_adapts(learner, n_hallucinated):
     texts, labels = intents()
     pipe = make_meta_pipeline(
         small_features(),
         learner(encoder="text", encoder__embedding_dim=16, n_way=4, n_shot=1, n_query=3,
-                max_epochs=3, episodes_per_epoch=20, verbose=0, random_state=0,
-                device="cpu"),
+                n_hallucinated=n_hallucinated, max_epochs=3, episodes_per_epoch=20,
+                verbose=0, random_state=0, device="cpu"),
     )
     train = labels < 8
     pipe.meta_fit(np.array(texts, dtype=object)[train], labels[train])

@@ -9,6 +9,7 @@ from .._docstrings import episode_params, fitted_attributes, meta_training_param
 from .._torch import embed_in_chunks, random_permutation
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
 from ..encoders import output_dim
+from ..generative._hallucinator import HallucinationMixin, hallucination_params
 from ..utils._validation import check_bool, check_float, check_int
 
 __all__ = ["MatchingNetClassifier"]
@@ -58,7 +59,8 @@ class FullContextEmbedding(nn.Module):
         return h
 
 
-class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+class MatchingNetClassifier(HallucinationMixin, ClassifierOutputMixin, ClassifierMixin,
+                            BaseMetaEstimator):
     __doc__ = """Matching Networks: attention over the support set in a learned embedding.
 
     A query is compared with every support example by the cosine similarity
@@ -97,7 +99,7 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         attention stays soft and its gradients are small; 0.1 sharpens the
         attention and meta-trains much faster. Changing it with
         ``set_params`` drops the meta-learned state.
-""" + episode_params(n_way=20, n_shot=1, n_query=5, way_note=(
+""" + hallucination_params() + episode_params(n_way=20, n_shot=1, n_query=5, way_note=(
     " Matching Networks fit their meta-training classes closely: many-way"
     " 1-shot episodes train an embedding that serves 1- and 5-shot tasks.")
 ) + meta_training_params(lr_schedule="'cosine'") + """
@@ -108,13 +110,17 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     fce_ : FullContextEmbedding or None
         The (meta-)trained full context embedding LSTMs; None when
         ``fce=False``.
+    hallucinator_ : torch.nn.Module or None
+        The (meta-)trained feature hallucinator; None when
+        ``n_hallucinated=0``.
     module_ : torch.nn.ModuleDict
-        Every meta-learned module: ``'encoder'``, and ``'fce'`` with
-        ``fce=True``.
+        Every meta-learned module: ``'encoder'``, ``'fce'`` with
+        ``fce=True`` and ``'hallucinator'`` with ``n_hallucinated > 0``.
     classes_ : ndarray of shape (n_classes,)
         Labels of the task adapted to by ``fit``.
     support_embeddings_ : torch.Tensor of shape (n_support, embedding_dim)
-        Embeddings ``g(x_i)`` of the support examples of that task.
+        Embeddings ``g(x_i)`` of the support examples of that task, then of
+        the hallucinated ones.
     support_labels_ : torch.Tensor of shape (n_support,)
         Their labels, as indices into ``classes_``.
 """ + fitted_attributes() + """
@@ -155,12 +161,14 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     array([1., 1.])
     """
 
-    _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_",)
+    _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_", "hallucinator_")
+    _optional_meta_attributes = ("hallucinator_",)
+    _routed_prefixes = BaseMetaEstimator._routed_prefixes + ("hallucinator__",)
     _outputs_proba = True
     _adapted_attributes = ("classes_", "support_embeddings_", "support_labels_")
 
     def __init__(self, encoder="auto", *, fce=False, n_fce_steps=5, temperature=0.1,
-                 n_way=20, n_shot=1, n_query=5, max_epochs=10, max_time=None,
+                 n_hallucinated=0, hallucinator="mlp", n_way=20, n_shot=1, n_query=5, max_epochs=10, max_time=None,
                  episodes_per_epoch=100, meta_batch_size=1, meta_lr=1e-3,
                  optimizer=torch.optim.Adam, lr_schedule="cosine", init_from=None,
                  callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
@@ -172,6 +180,7 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         check_bool(self.fce, "fce")
         check_int(self.n_fce_steps, "n_fce_steps", min_value=1)
         check_float(self.temperature, "temperature", min_value=0.0, strict_min=True)
+        self._validate_hallucination()
         return device
 
     @property
@@ -180,6 +189,8 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         modules = {"encoder": self.encoder_}
         if self.fce_ is not None:
             modules["fce"] = self.fce_
+        if getattr(self, "hallucinator_", None) is not None:
+            modules["hallucinator"] = self.hallucinator_
         return nn.ModuleDict(modules)
 
     def _initialize_modules(self, n_features, device):
@@ -188,6 +199,7 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
         if self.fce:
             dim = output_dim(self.encoder_, n_features, device)
             self.fce_ = FullContextEmbedding(dim, self.n_fce_steps).to(device)
+        self.hallucinator_ = self._build_hallucinator(n_features, device)
 
     def _attention_proba(self, queries, support, support_labels, n_classes):
         """``P(y | x, S)`` for each query row (Vinyals et al., eq. 1)."""
@@ -201,17 +213,20 @@ class MatchingNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEsti
     def _episode_loss(self, episode):
         n_support = len(episode.y_support)
         z = self.encoder_(torch.cat([episode.x_support, episode.x_query]))
-        support, labels = z[:n_support], episode.y_support
+        support, labels = self._with_hallucinations(z[:n_support], episode.y_support,
+                                                    episode.n_way)
         if self.fce_ is not None:
-            order = random_permutation(n_support, support.device)
+            order = random_permutation(len(labels), support.device)
             support, labels = support[order], labels[order]
         proba = self._attention_proba(z[n_support:], support, labels, episode.n_way)
         loss = F.nll_loss(torch.log(proba.clamp_min(1e-12)), episode.y_query)
         accuracy = (proba.argmax(dim=1) == episode.y_query).float().mean().item()
         return loss, accuracy
 
+    @torch.no_grad()
     def _adapt(self, X, y):
-        support = embed_in_chunks(self.encoder_, X)
+        support, y = self._with_hallucinations(embed_in_chunks(self.encoder_, X), y,
+                                               len(self.classes_))
         if self.fce_ is not None:
             self.fce_.eval()
             with torch.no_grad():

@@ -3,10 +3,12 @@
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
+from torch import nn
 
 from .._docstrings import encoder_param, episode_params, fitted_attributes, meta_training_params
 from .._torch import embed_in_chunks
 from ..base import BaseMetaEstimator, ClassifierOutputMixin
+from ..generative._hallucinator import HallucinationMixin, hallucination_params
 from ._distances import class_means, prototypical_logits, squared_euclidean
 
 __all__ = ["ProtoNetClassifier"]
@@ -18,7 +20,8 @@ _MORE_WAYS = (" More ways than at test time train a sharper embedding (the paper
 _PARAMETERS = f"""
     Parameters
     ----------
-{encoder_param()}{episode_params(n_way=20, n_shot=1, n_query=5, way_note=_MORE_WAYS)}\
+{encoder_param()}{hallucination_params()}\
+{episode_params(n_way=20, n_shot=1, n_query=5, way_note=_MORE_WAYS)}\
 {meta_training_params(lr_schedule="'cosine'")}
     Attributes
     ----------
@@ -27,11 +30,16 @@ _PARAMETERS = f"""
     classes_ : ndarray of shape (n_classes,)
         Labels of the task adapted to by ``fit``.
     prototypes_ : torch.Tensor of shape (n_classes, embedding_dim)
-        Mean support embedding of each class of that task.
+        Mean support embedding of each class of that task, hallucinated
+        examples included.
+    hallucinator_ : torch.nn.Module or None
+        The (meta-)trained feature hallucinator; None when
+        ``n_hallucinated=0``.
 {fitted_attributes()}"""
 
 
-class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+class ProtoNetClassifier(HallucinationMixin, ClassifierOutputMixin, ClassifierMixin,
+                         BaseMetaEstimator):
     __doc__ = """Prototypical Networks: nearest class mean in a meta-learned embedding.
 
     An encoder maps inputs to an embedding; each class of a task is
@@ -78,30 +86,50 @@ class ProtoNetClassifier(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimat
     1.0
     """
 
-    def __init__(self, encoder="auto", *, n_way=20, n_shot=1, n_query=5, max_epochs=10,
-                 max_time=None, episodes_per_epoch=100, meta_batch_size=1, meta_lr=1e-3,
-                 optimizer=torch.optim.Adam, lr_schedule="cosine", init_from=None,
-                 callbacks=None, n_val_episodes=100, warm_start=False, device="auto",
-                 verbose=1, random_state=None, **kwargs):
+    def __init__(self, encoder="auto", *, n_hallucinated=0, hallucinator="mlp", n_way=20,
+                 n_shot=1, n_query=5, max_epochs=10, max_time=None, episodes_per_epoch=100,
+                 meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
+                 lr_schedule="cosine", init_from=None, callbacks=None, n_val_episodes=100,
+                 warm_start=False, device="auto", verbose=1, random_state=None, **kwargs):
         self._store_init_params(locals())
 
     _adapted_attributes = ("classes_", "prototypes_")
+    _meta_attributes = BaseMetaEstimator._meta_attributes + ("hallucinator_",)
+    _optional_meta_attributes = ("hallucinator_",)
+    _routed_prefixes = BaseMetaEstimator._routed_prefixes + ("hallucinator__",)
+
+    def _validate_params(self):
+        device = super()._validate_params()
+        self._validate_hallucination()
+        return device
+
+    @property
+    def module_(self):
+        """The encoder, with the hallucinator when there is one."""
+        if getattr(self, "hallucinator_", None) is None:
+            return self.encoder_
+        return nn.ModuleDict({"encoder": self.encoder_, "hallucinator": self.hallucinator_})
 
     def _initialize_modules(self, n_features, device):
         self.encoder_ = self._build_encoder(n_features, device)
+        self.hallucinator_ = self._build_hallucinator(n_features, device)
 
     def _episode_loss(self, episode):
         n_support = len(episode.y_support)
         # one pass over support and query: batch norm sees the whole episode
         z = self.encoder_(torch.cat([episode.x_support, episode.x_query]))
-        logits = prototypical_logits(z[:n_support], episode.y_support, z[n_support:],
-                                     episode.n_way)
+        support, labels = self._with_hallucinations(z[:n_support], episode.y_support,
+                                                    episode.n_way)
+        logits = prototypical_logits(support, labels, z[n_support:], episode.n_way)
         loss = F.cross_entropy(logits, episode.y_query)
         accuracy = (logits.argmax(dim=1) == episode.y_query).float().mean().item()
         return loss, accuracy
 
+    @torch.no_grad()
     def _adapt(self, X, y):
-        self.prototypes_ = class_means(embed_in_chunks(self.encoder_, X), y, len(self.classes_))
+        z, y = self._with_hallucinations(embed_in_chunks(self.encoder_, X), y,
+                                         len(self.classes_))
+        self.prototypes_ = class_means(z, y, len(self.classes_))
 
     def _forward_adapted(self, X):
         # float64 distances: float32 products vary with the batch size
