@@ -1,0 +1,11 @@
+"""Meta-reinforcement learning: task families as gymnasium environments.
+
+Needs gymnasium (``pip install sklmeta[rl]``). :class:`BernoulliBanditEnv`,
+:class:`TabularMDPEnv` and :class:`PointNavigationEnv` are the task
+families of RL² (Duan et al., 2016) and of MAML's 2-D navigation (Finn et
+al., 2017); any gymnasium-compatible agent can play them.
+"""
+
+from ._envs import BernoulliBanditEnv, PointNavigationEnv, TabularMDPEnv
+
+__all__ = ["BernoulliBanditEnv", "PointNavigationEnv", "TabularMDPEnv"]
