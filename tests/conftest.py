@@ -4,6 +4,21 @@ import numpy as np
 import pytest
 
 
+def interrupt_at_call(monkeypatch, cls, name, n):
+    """Make the method ``cls.name`` raise KeyboardInterrupt (a Ctrl-C) on
+    its ``n``-th call, and run as before on the others."""
+    calls = []
+    original = getattr(cls, name)
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, interrupted)
+
+
 def make_few_shot_blobs(n_classes=30, per_class=20, n_informative=4, n_noise=8, seed=0):
     """Gaussian classes in a few informative features, hidden among loud noise.
 

@@ -12,12 +12,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import interrupt_at_call
+
 from sklmeta import (
     MatchingNetClassifier,
     ProtoNetClassifier,
     load_estimator,
     save_estimator,
 )
+from sklmeta.exceptions import MetaTrainingInterrupted
 from sklmeta.generative import (
     AugmentedSupportClassifier,
     DataAugmentationGAN,
@@ -265,17 +268,7 @@ def test_gan_interrupt_keeps_what_was_learned(patterns, monkeypatch):
     X, y = patterns
     gan = DataAugmentationGAN(n_filters=4, noise_dim=4, max_epochs=3, steps_per_epoch=3,
                               verbose=0, random_state=0)
-    calls = []
-    original = DataAugmentationGAN._step
-
-    def interrupted(self, *args):
-        calls.append(1)
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(DataAugmentationGAN, "_step", interrupted)
-    from sklmeta.exceptions import MetaTrainingInterrupted
+    interrupt_at_call(monkeypatch, DataAugmentationGAN, "_step", 5)
     with pytest.warns(MetaTrainingInterrupted, match="1 whole epochs"):
         gan.meta_fit(X, y)
     assert len(gan.history_) == 1
