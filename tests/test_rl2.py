@@ -100,3 +100,8 @@ def test_bad_environments_and_unfitted_use():
         RL2Agent(verbose=0).meta_fit("CartPole-v1")
     with pytest.raises(NotFittedError):
         RL2Agent().run_trial(BernoulliBanditEnv())
+
+
+def test_run_trials_needs_tasks(bandit, trained):
+    with pytest.raises(ValueError, match="tasks"):
+        trained.run_trials(bandit, [])

@@ -406,8 +406,9 @@ class DataAugmentationGAN(BaseEstimator):
         source = source.repeat_interleave(n_per_image, dim=0)
         with torch.no_grad(), seeded(seed, device):
             noise = torch.randn(len(source), self.noise_dim, device=device)
+            # validate_inputs guarantees one row at least
             drawn = torch.cat([self.generator_(part, z) for part, z in
-                               zip(source.split(1024), noise.split(1024))]) if len(source) else source
+                               zip(source.split(1024), noise.split(1024))])
         return drawn.cpu().numpy().astype(X.dtype, copy=False)
 
 

@@ -356,12 +356,15 @@ class RL2Agent(BaseEstimator):
         if not hasattr(self, "policy_"):
             raise NotFittedError("This RL2Agent is not meta-trained yet; call meta_fit.")
         self._check_env(env)
+        tasks = list(tasks)
+        if not tasks:
+            raise ValueError("tasks must hold at least one task, e.g. env.sample_tasks(n).")
         seed = check_seed(random_state, "random_state").randint(2**31 - 1)
         seeds = np.random.default_rng(seed).integers(2**31 - 1, size=len(tasks))
         device = resolve_device(self.device)
         self.policy_.to(device)
         with torch.no_grad(), seeded(seed, device):
-            trial = self._play([copy.deepcopy(env) for _ in tasks], list(tasks), seeds,
+            trial = self._play([copy.deepcopy(env) for _ in tasks], tasks, seeds,
                                device, greedy=greedy)
         return trial["rewards"].T.cpu().numpy(), trial["actions"].T.cpu().numpy()
 
