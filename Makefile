@@ -16,7 +16,7 @@ $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet -e ".[test,docs,rl]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs,rl,cluster]"
 	touch $(BIN)/activate
 
 demo: $(BIN)/activate

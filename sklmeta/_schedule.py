@@ -15,6 +15,8 @@ import time
 
 from torch.optim import lr_scheduler
 
+from .distributed import max_over_processes
+
 __all__ = [
     "MetaTrainingClock",
     "ProgressSchedule",
@@ -162,7 +164,9 @@ class MetaTrainingClock:
         self.started_at = time.perf_counter()
 
     def elapsed(self):
-        return time.perf_counter() - self.started_at
+        # processes sharing meta-training must agree on the time spent, or
+        # they would stop or schedule their learning rates apart
+        return max_over_processes(time.perf_counter() - self.started_at)
 
     def out_of_time(self):
         return self.max_time is not None and self.elapsed() >= self.max_time

@@ -64,6 +64,13 @@ from ._schedule import (
     step_lr_scheduler,
 )
 from ._torch import PREDICT_CHUNK, resolve_device, seeded, to_tensor
+from .distributed import (
+    all_reduce_meta_gradient,
+    average_buffers,
+    check_shardable,
+    data_parallel_world,
+    shard_batch,
+)
 from .encoders import build_encoder
 from .exceptions import DivergenceError, MetaTrainingDiverged, MetaTrainingInterrupted
 from .utils._validation import (
@@ -75,6 +82,24 @@ from .utils._validation import (
 )
 
 __all__ = ["BaseMetaEstimator", "ClassifierOutputMixin", "RegressorOutputMixin"]
+
+
+class MetaStateCloneMixin:
+    """``clone`` keeps what meta-training learned.
+
+    A deep copy of each attribute named in ``_meta_attributes`` that is set
+    goes to the clone, so that clones share no weights; everything else is
+    left to :func:`sklearn.base.clone`.
+    """
+
+    _meta_attributes = ()
+
+    def __sklearn_clone__(self):
+        new = super().__sklearn_clone__()
+        for attr in self._meta_attributes:
+            if hasattr(self, attr):
+                setattr(new, attr, copy.deepcopy(getattr(self, attr)))
+        return new
 
 
 class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
@@ -112,6 +137,9 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     # Meta-learned attributes a source given as ``init_from`` may lack: the
     # learner builds them afresh (``_initialize_from``).
     _optional_meta_attributes = ()
+    # whether one episode's queries may be shared between processes
+    # (sklmeta.distributed): its loss is a mean over queries scored apart
+    _query_shardable = False
     # Attributes that exist once the estimator is adapted to a task.
     _adapted_attributes = ("n_features_in_",)
     # Whether ``_forward_adapted`` returns probabilities rather than logits.
@@ -388,6 +416,9 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             The meta-trained estimator.
         """
         device = self._validate_params()
+        world = data_parallel_world()
+        if world is not None:
+            check_shardable(self, world)
         stream = self._training_stream(X, y, device)
         n_features = stream.n_features
         val_episodes = None
@@ -744,7 +775,14 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         optimizer step. Returns the batch's mean loss and accuracy; a loss
         that is not finite or explodes stops before the step."""
         self.optimizer_.zero_grad(set_to_none=True)
-        loss, accuracy = self._compute_meta_gradient(batch)
+        world = data_parallel_world()
+        if world is None:
+            loss, accuracy = self._compute_meta_gradient(batch)
+        else:
+            share, weight = shard_batch(batch, world, self._query_shardable)
+            loss, accuracy = self._compute_meta_gradient(share)
+            loss, accuracy = all_reduce_meta_gradient(
+                [p for _, p in self._named_meta_parameters()], weight, loss, accuracy)
         if watch is not None:
             watch.check(loss, index)
         self._notify(
@@ -752,6 +790,8 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             X=None, y=None, training=True,
         )
         self.optimizer_.step()
+        if world is not None:
+            average_buffers(self.module_)
         return loss, accuracy
 
     def _compute_meta_gradient(self, batch):

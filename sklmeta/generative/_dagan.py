@@ -8,7 +8,6 @@ tell them apart. Because the generator learns how a class varies rather
 than any class itself, it draws new examples of classes it never saw.
 """
 
-import copy
 import time
 import warnings
 
@@ -22,6 +21,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .._torch import resolve_device, seeded
+from ..base import MetaStateCloneMixin
 from ..encoders import infer_image_shape
 from ..exceptions import DivergenceError, MetaTrainingInterrupted
 from ..utils._validation import check_float, check_int, check_seed, validate_inputs
@@ -107,7 +107,7 @@ class PairDiscriminator(nn.Module):
         return self.score(self.features(pair).flatten(1)).squeeze(1)
 
 
-class DataAugmentationGAN(BaseEstimator):
+class DataAugmentationGAN(MetaStateCloneMixin, BaseEstimator):
     """Draws new images of a class from one image of it: a data-augmentation GAN.
 
     A U-Net generator maps an image and a noise vector to a new image; a
@@ -198,6 +198,8 @@ class DataAugmentationGAN(BaseEstimator):
     (6, 64)
     """
 
+    _meta_attributes = ("generator_", "discriminator_", "image_shape_", "history_")
+
     def __init__(self, image_shape="auto", *, noise_dim=32, n_filters=32,
                  diversity_weight=0.02, max_epochs=20, steps_per_epoch=100, batch_size=32,
                  lr=2e-4, max_time=None, device="auto", verbose=1, random_state=None):
@@ -213,14 +215,6 @@ class DataAugmentationGAN(BaseEstimator):
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
-
-    def __sklearn_clone__(self):
-        new = super().__sklearn_clone__()
-        if hasattr(self, "generator_"):
-            for key, value in vars(self).items():
-                if key.endswith("_") and not key.startswith("_"):
-                    setattr(new, key, copy.deepcopy(value))
-        return new
 
     def _validate_params(self):
         for name in ("noise_dim", "n_filters", "batch_size", "steps_per_epoch"):

@@ -162,6 +162,7 @@ class MatchingNetClassifier(HallucinationMixin, ClassifierOutputMixin, Classifie
     """
 
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("fce_", "hallucinator_")
+    _query_shardable = True
     _optional_meta_attributes = ("hallucinator_",)
     _routed_prefixes = BaseMetaEstimator._routed_prefixes + ("hallucinator__",)
     _outputs_proba = True

@@ -95,6 +95,7 @@ class ProtoNetClassifier(HallucinationMixin, ClassifierOutputMixin, ClassifierMi
 
     _adapted_attributes = ("classes_", "prototypes_")
     _meta_attributes = BaseMetaEstimator._meta_attributes + ("hallucinator_",)
+    _query_shardable = True
     _optional_meta_attributes = ("hallucinator_",)
     _routed_prefixes = BaseMetaEstimator._routed_prefixes + ("hallucinator__",)
 

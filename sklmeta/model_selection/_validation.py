@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils.validation import column_or_1d
@@ -48,6 +48,7 @@ def evaluate_episodes(
     n_query=15,
     n_episodes=600,
     random_state=None,
+    n_jobs=None,
 ):
     """Mean accuracy and 95% confidence interval over few-shot episodes.
 
@@ -74,6 +75,13 @@ def evaluate_episodes(
         Number of episodes.
     random_state : int, RandomState instance or None, default=None
         Seed of the episode draws.
+    n_jobs : int or None, default=None
+        Workers that score episodes in parallel with joblib; None is one
+        at a time, unless a :func:`joblib.parallel_config` says otherwise
+        (e.g. ``backend="dask"`` on a cluster, see :doc:`/scaling_out`).
+        The episodes are cut into one block per worker, so that the
+        estimator is sent to each worker once, not once per episode. The
+        scores do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -99,13 +107,27 @@ def evaluate_episodes(
     # any indexable X: arrays, DataFrames, lists of texts for a text pipeline
     X, y = indexable(X, y)
     y = column_or_1d(np.asarray(y), warn=True)
+    check_int(n_episodes, "n_episodes", min_value=1)
     splitter = EpisodeSplit(n_way, n_shot, n_query, n_episodes, random_state)
-    scores = np.empty(check_int(n_episodes, "n_episodes", min_value=1))
-    for i, (support, query) in enumerate(splitter.split(X, y)):
-        adapted = clone(estimator).fit(_safe_indexing(X, support), y[support])
-        scores[i] = adapted.score(_safe_indexing(X, query), y[query])
+    episodes = list(splitter.split(X, y))
+    n_blocks = min(len(episodes), effective_n_jobs(n_jobs))
+    blocks = [episodes[i::n_blocks] for i in range(n_blocks)]
+    scored = Parallel(n_jobs=n_jobs)(
+        delayed(_score_episodes)(estimator, X, y, block) for block in blocks)
+    scores = np.empty(len(episodes))
+    for i, block_scores in enumerate(scored):
+        scores[i::n_blocks] = block_scores
     ci95 = 1.96 * scores.std() / np.sqrt(len(scores))
     return EpisodeEvaluation(float(scores.mean()), float(ci95), scores)
+
+
+def _score_episodes(estimator, X, y, episodes):
+    """Scores of a clone of ``estimator`` fitted to each ``(support, query)``."""
+    scores = []
+    for support, query in episodes:
+        adapted = clone(estimator).fit(_safe_indexing(X, support), y[support])
+        scores.append(adapted.score(_safe_indexing(X, query), y[query]))
+    return scores
 
 
 def meta_cross_validate(

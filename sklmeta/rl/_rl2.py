@@ -10,20 +10,17 @@ generalised advantage estimation.
 """
 
 import copy
-import time
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from .._torch import resolve_device, seeded
-from ..exceptions import DivergenceError, MetaTrainingInterrupted
+from ..exceptions import DivergenceError
 from ..utils._validation import check_float, check_int, check_seed
+from ._agent import MetaRLAgent, mean_of
 
 __all__ = ["RL2Agent"]
 
@@ -42,7 +39,7 @@ class RecurrentPolicy(nn.Module):
         return self.policy(hidden), self.value(hidden).squeeze(-1), hidden
 
 
-class RL2Agent(BaseEstimator):
+class RL2Agent(MetaRLAgent):
     """RL²: a recurrent policy meta-trained to learn a new task within one trial.
 
     ``meta_fit(env)`` meta-trains on tasks drawn from a task-family
@@ -88,10 +85,10 @@ class RL2Agent(BaseEstimator):
         Bias-variance trade-off of generalised advantage estimation.
     entropy_weight : float, default=0.01
         Weight of the entropy bonus, which keeps early exploration.
-    value_weight : float, default=0.02
-        Weight of the value loss. Returns over a trial run to tens, so the
-        value loss dwarfs the policy loss in the shared GRU's gradient
-        unless weighted down.
+    value_weight : float, default=0.5
+        Weight of the value loss. The value head predicts returns in units
+        of their spread over the batch, so the weight holds for short and
+        long trials alike.
     device : {'auto', 'cpu', 'cuda'} or torch.device, default='cpu'
         Where the policy runs. The CPU is the default: one step of a small
         GRU is faster there than a transfer to a GPU.
@@ -126,9 +123,11 @@ class RL2Agent(BaseEstimator):
     (10,)
     """
 
+    _meta_attributes = ("policy_", "history_", "n_actions_", "_observation_space")
+
     def __init__(self, *, hidden_size=64, episodes_per_trial=1, n_tasks_per_update=128,
                  max_updates=500, max_time=None, lr=3e-3, ppo_epochs=4, clip_range=0.2,
-                 gamma=0.99, gae_lambda=0.95, entropy_weight=0.01, value_weight=0.02,
+                 gamma=0.99, gae_lambda=0.95, entropy_weight=0.01, value_weight=0.5,
                  device="cpu", verbose=1, random_state=None):
         self.hidden_size = hidden_size
         self.episodes_per_trial = episodes_per_trial
@@ -146,19 +145,10 @@ class RL2Agent(BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    def __sklearn_clone__(self):
-        new = super().__sklearn_clone__()
-        for key in ("policy_", "history_", "n_actions_", "_observation_space"):
-            if hasattr(self, key):
-                setattr(new, key, copy.deepcopy(getattr(self, key)))
-        return new
-
     def _validate_params(self):
         for name in ("hidden_size", "episodes_per_trial", "n_tasks_per_update"):
             check_int(getattr(self, name), name, min_value=1)
-        check_int(self.max_updates, "max_updates", min_value=0)
-        check_int(self.verbose, "verbose", min_value=0)
-        check_float(self.max_time, "max_time", min_value=0.0, strict_min=True, allow_none=True)
+        self._check_budget()
         check_float(self.lr, "lr", min_value=0.0, strict_min=True)
         check_int(self.ppo_epochs, "ppo_epochs", min_value=1)
         check_float(self.clip_range, "clip_range", min_value=0.0, strict_min=True)
@@ -169,14 +159,8 @@ class RL2Agent(BaseEstimator):
         check_seed(self.random_state)
         return resolve_device(self.device)
 
-    @staticmethod
-    def _check_env(env):
-        if not (callable(getattr(env, "sample_tasks", None)) and hasattr(env, "action_space")):
-            raise TypeError(
-                "env must be a task-family environment with sample_tasks and reset("
-                "options={'task': ...}), such as sklmeta.rl.BernoulliBanditEnv; got "
-                f"{type(env).__name__}."
-            )
+    def _check_env(self, env):
+        self._check_family(env)
         if not isinstance(env.action_space, spaces.Discrete):
             raise ValueError(
                 f"RL2Agent needs a discrete action space; env has {env.action_space}.")
@@ -222,28 +206,18 @@ class RL2Agent(BaseEstimator):
         optimizer = torch.optim.Adam(self.policy_.parameters(), lr=self.lr)
         envs = [copy.deepcopy(env) for _ in range(self.n_tasks_per_update)]
         task_rng = np.random.default_rng(train_seed)
-        start = time.perf_counter()
-        report_every = max(1, self.max_updates // 10)
-        try:
-            with seeded(train_seed, device):
-                for update in range(self.max_updates):
-                    tasks = env.sample_tasks(len(envs), random_state=task_rng)
-                    seeds = task_rng.integers(2**31 - 1, size=len(envs))
-                    with torch.no_grad():
-                        trial = self._play(envs, tasks, seeds, device)
-                    loss = self._ppo_update(trial, optimizer)
-                    self.history_.append({"update": update + 1, "loss": loss,
-                                          "mean_reward": float(trial["rewards"].mean())})
-                    if self.verbose and (update + 1) % report_every == 0:
-                        recent = [h["mean_reward"] for h in self.history_[-report_every:]]
-                        print(f"update {update + 1:>6}  mean reward per step "
-                              f"{np.mean(recent):.4f}")
-                    if self.max_time is not None and time.perf_counter() - start > self.max_time:
-                        break
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"RL2Agent: meta-training interrupted after {len(self.history_)} updates; "
-                "the policy keeps what it learned.", MetaTrainingInterrupted, stacklevel=2)
+
+        def update(_):
+            tasks = env.sample_tasks(len(envs), random_state=task_rng)
+            seeds = task_rng.integers(2**31 - 1, size=len(envs))
+            with torch.no_grad():
+                trial = self._play(envs, tasks, seeds, device)
+            loss = self._ppo_update(trial, optimizer)
+            return {"loss": loss, "mean_reward": float(trial["rewards"].mean())}
+
+        with seeded(train_seed, device):
+            self._run_updates(update, lambda recent: "mean reward per step "
+                              f"{mean_of(recent, 'mean_reward'):.4f}")
         self.policy_.eval()
         return self
 
@@ -300,10 +274,23 @@ class RL2Agent(BaseEstimator):
             next_value = values[t]
         return advantages, advantages + values
 
+    def _return_spread(self, rewards):
+        """Standard deviation of the discounted returns to go of a batch."""
+        to_go = torch.zeros_like(rewards)
+        running = torch.zeros_like(rewards[0])
+        for t in reversed(range(len(rewards))):
+            running = rewards[t] + self.gamma * running
+            to_go[t] = running
+        return to_go.std().clamp_min(1e-3)
+
     def _ppo_update(self, trial, optimizer):
         """``ppo_epochs`` clipped policy-gradient steps on one batch of trials;
         the mean loss."""
-        advantages, returns = self._advantages(trial["rewards"], trial["values"])
+        # the value head predicts returns in units of their spread in the
+        # batch: returns of long trials run to tens, which a linear head on
+        # the GRU's bounded state learns too slowly to give useful advantages
+        scale = self._return_spread(trial["rewards"])
+        advantages, returns = self._advantages(trial["rewards"], trial["values"] * scale)
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         losses = []
         for _ in range(self.ppo_epochs):
@@ -318,7 +305,7 @@ class RL2Agent(BaseEstimator):
             ratio = torch.exp(dist.log_prob(trial["actions"]) - trial["log_probs"])
             clipped = ratio.clamp(1.0 - self.clip_range, 1.0 + self.clip_range)
             policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()
-            value_loss = F.mse_loss(torch.stack(values), returns)
+            value_loss = F.mse_loss(torch.stack(values), returns / scale)
             loss = (policy_loss + self.value_weight * value_loss
                     - self.entropy_weight * dist.entropy().mean())
             if not torch.isfinite(loss):
@@ -353,12 +340,7 @@ class RL2Agent(BaseEstimator):
         actions : ndarray of shape (n_tasks, n_steps)
             The actions taken.
         """
-        if not hasattr(self, "policy_"):
-            raise NotFittedError("This RL2Agent is not meta-trained yet; call meta_fit.")
-        self._check_env(env)
-        tasks = list(tasks)
-        if not tasks:
-            raise ValueError("tasks must hold at least one task, e.g. env.sample_tasks(n).")
+        tasks = self._check_trials(env, tasks)
         seed = check_seed(random_state, "random_state").randint(2**31 - 1)
         seeds = np.random.default_rng(seed).integers(2**31 - 1, size=len(tasks))
         device = resolve_device(self.device)
@@ -387,9 +369,7 @@ class RL2Agent(BaseEstimator):
         rewards : ndarray of shape (n_steps,)
             The reward of every step of the trial.
         """
-        if not hasattr(self, "policy_"):
-            raise NotFittedError("This RL2Agent is not meta-trained yet; call meta_fit.")
-        self._check_env(env)
+        self._check_trials(env, [task])  # meta-trained, and env fits
         seed = check_seed(random_state, "random_state").randint(2**31 - 1)
         rng = np.random.default_rng(seed)
         if task is None:
