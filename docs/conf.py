@@ -31,10 +31,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 
 templates_path = ["_templates"]
-# examples/ holds scripts run by `make demo`, not pages.
+# examples/ holds the gallery's sources (rendered into auto_examples/ by
+# sphinx-gallery) and the scripts of `make demo`, not pages.
 exclude_patterns = ["_build", "examples", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
 language = "en"
@@ -86,6 +88,22 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
 
+
+# -- gallery -------------------------------------------------------------------
+
+# Every docs/examples/plot_*.py runs at each build and its figures are
+# captured; tests/test_examples.py runs them too, so they cannot rot.
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    # the demo and the learner of writing_a_learner.rst are not gallery pages
+    "ignore_pattern": r"(omniglot_demo|cosine_centroid)\.py",
+    "image_scrapers": ("matplotlib",),
+    "download_all_examples": False,
+    "show_memory": False,
+    "remove_config_comments": True,
+}
 
 # -- numpydoc ----------------------------------------------------------------
 

@@ -435,6 +435,31 @@ def check_tasks(tasks, name="tasks"):
     Accepts an :class:`EpisodeSampler`, a sequence of tasks, or any other
     iterable of tasks (consumed lazily). Tasks may also be given as
     ``(X_support, y_support, X_query, y_query)`` tuples.
+
+    Parameters
+    ----------
+    tasks : EpisodeSampler or iterable of Task or tuple
+        The task collection.
+    name : str, default='tasks'
+        The name errors give to ``tasks``.
+
+    Returns
+    -------
+    tasks : EpisodeSampler, list of Task or generator of Task
+        A sequence given stays a list; any other iterable is converted as
+        it is consumed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta.tasks import check_tasks
+    >>> X, y = np.zeros((4, 2)), np.array([0, 0, 1, 1])
+    >>> [type(task).__name__ for task in check_tasks([(X, y, X, y)])]
+    ['Task']
+    >>> check_tasks([])
+    Traceback (most recent call last):
+    ...
+    ValueError: tasks is empty: give at least one task.
     """
     if isinstance(tasks, EpisodeSampler):
         return tasks

@@ -48,8 +48,12 @@ def two_processes(tmp_path_factory):
 @pytest.mark.parametrize("name", ["protonet", "maml"])
 def test_two_processes_end_with_the_weights_of_one(two_processes, name):
     assert two_processes[0]["world_size"] == 2
-    torch.set_num_threads(1)
-    one = meta_train_all()[name]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each of the two processes
+    try:
+        one = meta_train_all()[name]
+    finally:
+        torch.set_num_threads(threads)
     two = two_processes[0][name]
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5)
     for key, weight in one["weights"].items():
