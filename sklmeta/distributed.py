@@ -109,7 +109,7 @@ def max_over_processes(value):
 
 def check_shardable(estimator, world):
     """Raise before meta-training when a meta-batch cannot be shared."""
-    rank, world_size = world
+    world_size = world[1]
     if estimator.meta_batch_size >= world_size:
         return
     if not getattr(estimator, "_query_shardable", False):

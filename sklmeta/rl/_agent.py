@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..base import MetaStateCloneMixin
 from ..exceptions import MetaTrainingInterrupted
-from ..utils._validation import check_float, check_int
+from ..utils._validation import check_float, check_int, check_seed
 
 __all__ = ["MetaRLAgent"]
 
@@ -29,6 +29,14 @@ class MetaRLAgent(MetaStateCloneMixin, BaseEstimator):
         check_int(self.max_updates, "max_updates", min_value=0)
         check_float(self.max_time, "max_time", min_value=0.0, strict_min=True, allow_none=True)
         check_int(self.verbose, "verbose", min_value=0)
+
+    def _start_meta_fit(self, env):
+        """Checks before meta-training; the device and the seeds of the
+        initial weights and of training."""
+        device = self._validate_params()
+        self._check_env(env)
+        init_seed, train_seed = check_seed(self.random_state).randint(2**31 - 1, size=2)
+        return device, init_seed, train_seed
 
     def _check_family(self, env):
         """A task-family environment: ``sample_tasks`` and the gymnasium spaces."""

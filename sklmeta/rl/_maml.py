@@ -195,10 +195,7 @@ class MAMLAgent(MetaRLAgent):
         -------
         self : MAMLAgent
         """
-        device = self._validate_params()
-        self._check_env(env)
-        rng = check_seed(self.random_state)
-        init_seed, train_seed = rng.randint(2**31 - 1, size=2)
+        device, init_seed, train_seed = self._start_meta_fit(env)
         with seeded(init_seed, device):
             self.policy_ = GaussianPolicy(env.observation_space.shape[0],
                                           env.action_space.shape[0],

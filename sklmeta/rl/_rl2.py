@@ -192,10 +192,7 @@ class RL2Agent(MetaRLAgent):
         -------
         self : RL2Agent
         """
-        device = self._validate_params()
-        self._check_env(env)
-        rng = check_seed(self.random_state)
-        init_seed, train_seed = rng.randint(2**31 - 1, size=2)
+        device, init_seed, train_seed = self._start_meta_fit(env)
         self.n_actions_ = int(env.action_space.n)
         self._observation_space = env.observation_space
         with seeded(init_seed, device):
