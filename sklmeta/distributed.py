@@ -63,12 +63,15 @@ def init_process_group(backend=None, **kwargs):
     A script ``train.py``, started with ``torchrun --nproc-per-node 2
     train.py``::
 
+        import torch.distributed
+
         from sklmeta import ProtoNetClassifier
         from sklmeta.distributed import init_process_group
 
         rank, world_size = init_process_group()
         clf = ProtoNetClassifier(verbose=int(rank == 0), random_state=0)
         clf.meta_fit(X, y)  # each process takes half of every episode's queries
+        torch.distributed.destroy_process_group()
     """
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"

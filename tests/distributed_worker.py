@@ -56,3 +56,6 @@ if __name__ == "__main__":
     if sys.argv[1] != "probe":
         results.update(meta_train_all())
     torch.save(results, f"{sys.argv[-1]}.rank{rank}")
+    # leaving with the group up lets gloo's threads abort the process at exit
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
