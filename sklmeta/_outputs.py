@@ -28,7 +28,30 @@ class _PoorScoreUntrainedMixin:
 
 class ClassifierOutputMixin(_PoorScoreUntrainedMixin):
     """Class predictions from ``_predict_output``: logits, or probabilities
-    where the learner sets ``_outputs_proba = True``."""
+    where the learner sets ``_outputs_proba = True``.
+
+    A learner's ``_forward_adapted`` gives one row of scores per query;
+    this mixin turns them into ``predict_proba`` (in the order of
+    ``classes_``) and ``predict`` (the most probable class), so every
+    classifier answers alike.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklmeta import ProtoNetClassifier
+    >>> from sklmeta.base import ClassifierOutputMixin
+    >>> issubclass(ProtoNetClassifier, ClassifierOutputMixin)
+    True
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> learner = ProtoNetClassifier(encoder="mlp", verbose=0, random_state=0)
+    >>> learner = learner.fit(X[:50], y[:50])
+    >>> proba = learner.predict_proba(X[50:60])
+    >>> proba.shape
+    (10, 10)
+    >>> bool((learner.predict(X[50:60]) == learner.classes_[proba.argmax(axis=1)]).all())
+    True
+    """
 
     _task_tags = "classifier_tags"
 
@@ -60,7 +83,21 @@ class ClassifierOutputMixin(_PoorScoreUntrainedMixin):
 
 
 class RegressorOutputMixin(_PoorScoreUntrainedMixin):
-    """Predictions of a regressor from ``_predict_output``."""
+    """Predictions of a regressor from ``_predict_output``: one target per
+    query, as a 1-D array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta import MAMLRegressor
+    >>> from sklmeta.base import RegressorOutputMixin
+    >>> issubclass(MAMLRegressor, RegressorOutputMixin)
+    True
+    >>> X = np.linspace(-5, 5, 10)[:, None]
+    >>> learner = MAMLRegressor(verbose=0, random_state=0).fit(X, np.sin(X[:, 0]))
+    >>> learner.predict(X).shape
+    (10,)
+    """
 
     _task_tags = "regressor_tags"
 

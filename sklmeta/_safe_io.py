@@ -141,7 +141,30 @@ def load_estimator(file, *, device=None):
 
     See Also
     --------
-    save_estimator : the way there; its example loads a learner back.
+    save_estimator : the way there.
+
+    Examples
+    --------
+    >>> import io
+    >>> import pickle
+    >>> from sklearn.datasets import load_digits
+    >>> from sklmeta import ProtoNetClassifier, load_estimator, save_estimator
+    >>> X, y = load_digits(return_X_y=True)
+    >>> learner = ProtoNetClassifier(encoder="mlp", n_way=5, max_epochs=1,
+    ...                              episodes_per_epoch=20, verbose=0,
+    ...                              random_state=0).meta_fit(X[y < 7] / 16, y[y < 7])
+    >>> file = io.BytesIO()
+    >>> save_estimator(learner, file)
+    >>> _ = file.seek(0)
+    >>> load_estimator(file, device="cpu").device
+    'cpu'
+
+    A pickle, which could run code as it loads, is refused:
+
+    >>> load_estimator(io.BytesIO(pickle.dumps(learner, protocol=2)))
+    Traceback (most recent call last):
+    ...
+    _pickle.UnpicklingError: Weights only load failed...
     """
     payload = torch.load(file, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:

@@ -120,6 +120,53 @@ class BaseMetaEstimator(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     the meta-learned state (or from scratch when never meta-fitted);
     ``predict`` answers for that task. ``clone`` keeps the meta-learned state
     (:meth:`__sklearn_clone__`), never the adaptation.
+
+    Examples
+    --------
+    A nearest-mean learner in four hooks; the guide "Writing a learner"
+    goes through a fuller one.
+
+    >>> import torch
+    >>> import torch.nn.functional as F
+    >>> from sklearn.base import ClassifierMixin
+    >>> from sklearn.datasets import load_digits
+    >>> from sklmeta.base import BaseMetaEstimator, ClassifierOutputMixin
+    >>> def nearest_mean_logits(z_query, z_support, y_support, n_way):
+    ...     means = torch.stack([z_support[y_support == k].mean(0) for k in range(n_way)])
+    ...     return -torch.cdist(z_query, means) ** 2
+    >>> class NearestMean(ClassifierOutputMixin, ClassifierMixin, BaseMetaEstimator):
+    ...     def __init__(self, encoder="mlp", *, n_way=5, n_shot=5, n_query=15,
+    ...                  max_epochs=10, max_time=None, episodes_per_epoch=100,
+    ...                  meta_batch_size=1, meta_lr=1e-3, optimizer=torch.optim.Adam,
+    ...                  lr_schedule=None, init_from=None, callbacks=None,
+    ...                  n_val_episodes=100, warm_start=False, device="auto",
+    ...                  verbose=1, random_state=None, **kwargs):
+    ...         self._store_init_params(locals())
+    ...     def _initialize_modules(self, n_features, device):
+    ...         self.encoder_ = self._build_encoder(n_features, device)
+    ...     def _episode_loss(self, episode):
+    ...         logits = nearest_mean_logits(self.encoder_(episode.x_query),
+    ...                                      self.encoder_(episode.x_support),
+    ...                                      episode.y_support, episode.n_way)
+    ...         accuracy = (logits.argmax(1) == episode.y_query).float().mean().item()
+    ...         return F.cross_entropy(logits, episode.y_query), accuracy
+    ...     @torch.no_grad()
+    ...     def _adapt(self, X, y):
+    ...         self.encoder_.eval()
+    ...         self.support_ = (self.encoder_(X), y)
+    ...     @torch.no_grad()
+    ...     def _forward_adapted(self, X):
+    ...         return nearest_mean_logits(self.encoder_(X), *self.support_,
+    ...                                    len(self.classes_))
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> learner = NearestMean(max_epochs=2, episodes_per_epoch=20, n_val_episodes=10,
+    ...                       verbose=0, random_state=0).meta_fit(X[y < 7], y[y < 7])
+    >>> len(learner.history_)
+    2
+    >>> learner = learner.fit(X[y >= 7][:15], y[y >= 7][:15])
+    >>> learner.predict(X[y >= 7][15:20]).shape
+    (5,)
     """
 
     # Prefixes of keyword arguments routed to parts of the learner.

@@ -92,6 +92,15 @@ def data_parallel_world():
     world : tuple of int or None
         None when :mod:`torch.distributed` is unavailable, not initialised
         or has a single process: meta-training then runs as usual.
+
+    Examples
+    --------
+    Outside ``torchrun`` there is no group, and meta-training runs in this
+    process alone:
+
+    >>> from sklmeta.distributed import data_parallel_world
+    >>> data_parallel_world() is None
+    True
     """
     if not (dist.is_available() and dist.is_initialized()):
         return None

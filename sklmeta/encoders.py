@@ -193,6 +193,9 @@ class TextEncoder(nn.Module):
 def infer_image_shape(n_features):
     """Return ``(1, side, side)`` if ``n_features`` is a square number, else None.
 
+    Examples
+    --------
+    >>> from sklmeta.encoders import infer_image_shape
     >>> infer_image_shape(784)
     (1, 28, 28)
     >>> infer_image_shape(10) is None
@@ -229,6 +232,17 @@ def build_encoder(encoder, n_features, params, *, conv=None, mlp=None):
     Returns
     -------
     module : torch.nn.Module
+
+    Examples
+    --------
+    ``'auto'`` builds a convolutional network for 28x28 images, and a
+    perceptron for 8x8 ones, too small for four poolings:
+
+    >>> from sklmeta.encoders import build_encoder
+    >>> type(build_encoder("auto", 784, {})).__name__
+    'Conv4'
+    >>> type(build_encoder("auto", 64, {"hidden_layer_sizes": (32,)})).__name__
+    'MLP'
     """
     import copy
 

@@ -129,6 +129,27 @@ class RejectionThreshold:
         Share of in-scope queries answered with their class, at each one.
     out_of_scope_recall : ndarray of shape (n_thresholds,)
         Share of out-of-scope inputs rejected, at each one.
+
+    Examples
+    --------
+    The trade-off at every threshold tried: a higher threshold rejects
+    more, in scope and out of it.
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklmeta.model_selection import EpisodeSplit
+    >>> from sklmeta.rejection import choose_rejection_threshold
+    >>> X, y = make_blobs(n_samples=80, centers=8, cluster_std=0.5, random_state=0)
+    >>> X_out = np.random.RandomState(1).uniform(X.min(), X.max(), size=(40, 2))
+    >>> cv = EpisodeSplit(n_way=4, n_shot=2, n_query=5, n_episodes=10, random_state=0)
+    >>> result = choose_rejection_threshold(LogisticRegression(), X, y, X_out, cv=cv)
+    >>> result.thresholds.shape == result.out_of_scope_recall.shape == (101,)
+    True
+    >>> bool(np.all(np.diff(result.out_of_scope_recall) >= 0))
+    True
+    >>> bool(np.all(np.diff(result.in_scope_accuracy) <= 0))
+    True
     """
 
     def __init__(self, threshold, thresholds, in_scope_accuracy, out_of_scope_recall):

@@ -121,6 +121,19 @@ class Episode:
         Rows of the pool forming the query set, disjoint from the support.
     classes : ndarray of shape (n_way,)
         The pool labels of the episode's classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklmeta import EpisodeSampler
+    >>> y = np.repeat([0, 1, 2], 4)
+    >>> X = np.arange(12.0).reshape(-1, 1)
+    >>> sampler = EpisodeSampler(X, y, n_way=2, n_shot=1, n_query=2, random_state=0)
+    >>> episode = next(sampler.episodes())
+    >>> episode.n_way, len(episode.support_indices), len(episode.query_indices)
+    (2, 2, 4)
+    >>> bool((y[episode.support_indices] == episode.classes).all())
+    True
     """
 
     support_indices: np.ndarray
