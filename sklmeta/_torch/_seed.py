@@ -21,7 +21,7 @@ def seeded(seed, device=None):
     with torch.random.fork_rng(devices=devices):
         # only the forked generators: torch.manual_seed would also seed every
         # other device's (left changed) and, on a CPU-only build, record a
-        # stack trace for each lazily seeded backend, about 0.1 ms a call
+        # stack trace for each lazily seeded backend
         torch.default_generator.manual_seed(int(seed))
         for index in devices:
             torch.cuda.default_generators[index].manual_seed(int(seed))
